@@ -1,0 +1,34 @@
+"""The validated settings object handed to the core, and the process's runtime."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from profiling.core.config import ProfilingConfig
+from profiling.core.runtime import ProfilingRuntime, get_runtime
+
+
+def profiling_config() -> ProfilingConfig:
+    """Build the core's configuration from `settings.PROFILING`."""
+    values = settings.PROFILING
+    return ProfilingConfig(
+        enabled=values["ENABLED"],
+        memory_interval_secs=values["MEMORY_INTERVAL_SECS"],
+        leak_check_interval_secs=values["LEAK_CHECK_INTERVAL_SECS"],
+        memory_warning_mb=values["MEMORY_WARNING_MB"],
+        memory_alert_mb=values["MEMORY_ALERT_MB"],
+        full=values["FULL"],
+        snapshot_dir=values["SNAPSHOT_DIR"],
+        snapshot_max_count=values["SNAPSHOT_MAX_COUNT"],
+    )
+
+
+def runtime() -> ProfilingRuntime:
+    """The process's profiling runtime (created from settings on first use, not started)."""
+    return get_runtime(profiling_config)
+
+
+def rate_for(scope: str) -> str:
+    """The throttle rate of an endpoint scope: its own or the default one."""
+    rates = settings.PROFILING_RATES
+    return rates.get(scope, rates["default"])

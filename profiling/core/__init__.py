@@ -1,0 +1,1 @@
+"""The profiling core: plain Python, no Django, REST framework or Channels imports."""

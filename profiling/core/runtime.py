@@ -1,0 +1,217 @@
+"""The per-process profiler: its workers, started once per process, fork-aware, stoppable."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+from profiling.core.config import ProfilingConfig
+from profiling.core.errors import ProfilingDisabledError, ProfilingNotRunningError
+from profiling.core.periodic import PeriodicWorker
+from profiling.core.readers import PsutilReader, SystemReader
+from profiling.core.reports import cpu_report, memory_report
+from profiling.core.samples import Sample
+from profiling.core.sampler import SystemSampler
+from profiling.core.timefmt import iso_utc
+
+logger = logging.getLogger(__name__)
+
+WorkerFactory = Callable[["ProfilingRuntime"], PeriodicWorker]
+SampleListener = Callable[[Sample], None]
+
+# Extra workers (stack sampler, leak checks, ...) register a factory here; each
+# runtime builds its own from them when it starts (and again in a forked child).
+_worker_factories: dict[str, WorkerFactory] = {}
+
+
+def register_worker(name: str, factory: WorkerFactory) -> None:
+    """Make every runtime started from now on run the worker `factory(runtime)` builds."""
+    _worker_factories[name] = factory
+
+
+class ProfilingRuntime:
+    """Everything the profiler runs in one process.
+
+    `ensure_running()` is cheap and idempotent: a lock, a double check and a pid
+    check, so a forked child that calls it starts its own workers with an empty
+    history instead of trusting threads that did not survive the fork.
+    """
+
+    def __init__(
+        self,
+        config: ProfilingConfig,
+        *,
+        reader_factory: Callable[[], SystemReader] = PsutilReader,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        extra_workers: bool = True,
+    ):
+        self.config = config
+        self._reader_factory = reader_factory
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._extra_workers = extra_workers
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._listeners: list[SampleListener] = []
+        self.system_sampler: SystemSampler | None = None
+        self.reader: SystemReader | None = None
+        self.workers: dict[str, PeriodicWorker] = {}
+        self.instance = f"{socket.gethostname()}:{os.getpid()}"
+        self.started_at: float | None = None
+        self.counters: dict[str, int] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._pid == os.getpid() and self.system_sampler is not None and self.system_sampler.running
+
+    def ensure_running(self) -> None:
+        """Start the workers in this process unless they already run here."""
+        if not self.config.enabled or self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._start_locked()
+
+    def _start_locked(self) -> None:
+        pid = os.getpid()
+        self.instance = f"{socket.gethostname()}:{pid}"
+        self.reader = self._reader_factory()
+        self.system_sampler = SystemSampler(
+            self.reader,
+            self.config.memory_interval_secs,
+            self.config.history_max_samples,
+            clock=self._clock,
+            wall_clock=self._wall_clock,
+        )
+        self.system_sampler.add_listener(self._dispatch)
+        self.workers = {"system": self.system_sampler}
+        if self._extra_workers:
+            for name, factory in _worker_factories.items():
+                self.workers[name] = factory(self)
+        self.started_at = self._wall_clock()
+        self._pid = pid
+        for worker in self.workers.values():
+            worker.start()
+        logger.info("profiler started in process %s (%d workers)", pid, len(self.workers))
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop every worker and wait for their threads to end."""
+        with self._lock:
+            workers = list(self.workers.values())
+            self._pid = None
+        for worker in workers:
+            worker.stop(timeout)
+
+    def after_fork_in_child(self) -> None:
+        """Forget the parent's threads; the next ensure_running() starts fresh ones."""
+        for worker in self.workers.values():
+            worker.forget_thread()
+        self._lock = threading.Lock()
+        self._pid = None
+
+    # -- samples and listeners ----------------------------------------------------------
+
+    def add_sample_listener(self, listener: SampleListener) -> None:
+        self._listeners.append(listener)
+
+    def remove_sample_listener(self, listener: SampleListener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _dispatch(self, sample: Sample) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(sample)
+            except Exception:
+                logger.warning("a sample listener failed", exc_info=True)
+
+    def count(self, name: str, amount: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + amount
+
+    # -- what the API asks ---------------------------------------------------------------
+
+    def require_running(self) -> SystemSampler:
+        if not self.config.enabled:
+            raise ProfilingDisabledError()
+        sampler = self.system_sampler
+        if not self.running or sampler is None:
+            raise ProfilingNotRunningError()
+        return sampler
+
+    def memory_report(self) -> dict:
+        """Measure memory now; fit the growth rate over the recent samples."""
+        sampler = self.require_running()
+        assert self.reader is not None
+        reading = self.reader.memory()
+        now = self._clock()
+        history = sampler.history(since_monotonic=now - self.config.growth_window_secs)
+        return memory_report(reading, self._wall_clock(), now, history, self.config)
+
+    def cpu_report(self) -> dict:
+        """CPU over the last sampling interval (measured now if no interval has ended yet)."""
+        return cpu_report(self.require_running().current(), self.config)
+
+    def sample_message(self, sample: Sample) -> dict:
+        """The live feed's message for one stored sample."""
+        sampler = self.require_running()
+        history = sampler.history(since_monotonic=sample.monotonic - self.config.growth_window_secs)
+        history = [s for s in history if s.monotonic <= sample.monotonic]
+        return {
+            "type": "sample",
+            "instance": self.instance,
+            "timestamp": iso_utc(sample.timestamp),
+            "memory": memory_report(sample.memory, sample.timestamp, sample.monotonic, history, self.config),
+            "cpu": cpu_report(sample, self.config),
+        }
+
+    def profiler_cpu_seconds(self) -> float:
+        return sum(worker.cpu_seconds for worker in self.workers.values())
+
+    def overhead_ratio(self) -> float | None:
+        """The profiler threads' CPU time over the whole process's CPU time."""
+        if self.reader is None:
+            return None
+        times = self.reader.process_cpu()
+        total = times.user + times.system
+        return self.profiler_cpu_seconds() / total if total > 0 else None
+
+
+_runtime: ProfilingRuntime | None = None
+_runtime_lock = threading.Lock()
+
+
+def install(runtime: ProfilingRuntime | None) -> ProfilingRuntime | None:
+    """Make `runtime` the process's runtime; return the one it replaces."""
+    global _runtime
+    with _runtime_lock:
+        previous, _runtime = _runtime, runtime
+    return previous
+
+
+def get_runtime(config_factory: Callable[[], ProfilingConfig] | None = None) -> ProfilingRuntime:
+    """Return the process's runtime, creating it (not starting it) on first use."""
+    global _runtime
+    runtime = _runtime
+    if runtime is not None:
+        return runtime
+    with _runtime_lock:
+        if _runtime is None:
+            _runtime = ProfilingRuntime(config_factory() if config_factory else ProfilingConfig())
+        return _runtime
+
+
+def _after_fork_in_child() -> None:
+    if _runtime is not None:
+        _runtime.after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,99 @@
+"""Prometheus exposition of the runtime's latest figures (read at scrape time)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import choose_encoder
+
+from profiling.core.runtime import ProfilingRuntime
+
+MIB = 1024 * 1024
+
+
+def is_public() -> bool:
+    return bool(settings.PROFILING["METRICS_PUBLIC"])
+
+
+class RuntimeCollector:
+    """Gauges and counters from a profiling runtime; no label with unbounded values."""
+
+    def __init__(self, runtime: ProfilingRuntime):
+        self.runtime = runtime
+
+    def collect(self):
+        runtime = self.runtime
+        sampler = runtime.system_sampler if runtime.running else None
+        sample = sampler.latest() if sampler is not None else None
+        if sample is not None:
+            memory = runtime.sample_message(sample)["memory"]
+            yield GaugeMetricFamily("riptide_memory_rss_bytes", "Resident set size.", value=sample.memory.rss)
+            if sample.memory.anon is not None:
+                yield GaugeMetricFamily(
+                    "riptide_memory_heap_bytes", "Anonymous resident memory (RssAnon).", value=sample.memory.anon
+                )
+            yield GaugeMetricFamily("riptide_memory_virtual_bytes", "Virtual memory size.", value=sample.memory.vms)
+            growth = memory["growth_rate_mb_per_sec"]
+            if growth is not None:
+                yield GaugeMetricFamily(
+                    "riptide_memory_growth_rate_bytes_per_second",
+                    "Least-squares slope of RSS over the recent samples.",
+                    value=growth * MIB,
+                )
+            yield GaugeMetricFamily(
+                "riptide_cpu_usage_percent", "System CPU use over the last interval.", value=sample.cpu.usage_percent
+            )
+            yield GaugeMetricFamily(
+                "riptide_process_cpu_percent",
+                "This process's CPU over the last interval (100 = one core).",
+                value=sample.cpu.process_cpu_percent,
+            )
+            status = GaugeMetricFamily(
+                "riptide_memory_threshold_status",
+                "1 for the current threshold status, 0 for the others.",
+                labels=["status"],
+            )
+            for name in ("normal", "warning", "critical"):
+                status.add_metric([name], 1.0 if memory["threshold_status"] == name else 0.0)
+            yield status
+        overhead = runtime.overhead_ratio() if runtime.running else None
+        if overhead is not None:
+            yield GaugeMetricFamily(
+                "riptide_profiling_overhead_ratio",
+                "CPU time of the profiler's threads over the whole process's CPU time.",
+                value=overhead,
+            )
+        yield GaugeMetricFamily(
+            "riptide_profiling_enabled", "1 when the profiler runs in this process.", value=1.0 if runtime.running else 0.0
+        )
+        counters = runtime.counters
+        for name, help_text in (
+            ("leak_detections", "Leak detection analyses run."),
+            ("leaks_reported", "Potential leaks reported by leak detection."),
+            ("snapshots", "Heap snapshots written."),
+        ):
+            yield CounterMetricFamily(f"riptide_{name}", help_text, value=counters.get(name, 0))
+        errors = sum(worker.error_count for worker in runtime.workers.values())
+        yield CounterMetricFamily("riptide_profiler_errors", "Errors inside the profiler's workers.", value=errors)
+
+
+_registries: dict[int, CollectorRegistry] = {}
+
+
+def registry_for(runtime: ProfilingRuntime) -> CollectorRegistry:
+    registry = _registries.get(id(runtime))
+    if registry is None:
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(RuntimeCollector(runtime))
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        _registries.clear()  # one runtime per process; tests swap them
+        _registries[id(runtime)] = registry
+    return registry
+
+
+def exposition(runtime: ProfilingRuntime, accept_header: str) -> tuple[bytes, str]:
+    """Render the metrics in the format the scraper asked for."""
+    encoder, content_type = choose_encoder(accept_header)
+    return encoder(registry_for(runtime)), content_type

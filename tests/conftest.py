@@ -1,0 +1,114 @@
+"""Shared fixtures: a profiler runtime per test, API keys, clients, no leftover threads."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from profiling.core import runtime as core_runtime
+from profiling.core.config import ProfilingConfig
+from profiling.core.runtime import ProfilingRuntime
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_profiler_threads():
+    """Fail any test that leaves a profiler thread running."""
+    yield
+    leftovers = [t.name for t in threading.enumerate() if t.name.startswith("riptide-") and t.is_alive()]
+    assert not leftovers, f"test left profiler threads running: {leftovers}"
+
+
+@pytest.fixture(autouse=True)
+def clear_cache():
+    """Throttle counters live in the cache: each test starts with none."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def make_runtime(**overrides) -> ProfilingRuntime:
+    values = {"memory_interval_secs": 0.05, "extra": False} | overrides
+    extra = values.pop("extra")
+    return ProfilingRuntime(ProfilingConfig(**values), extra_workers=extra)
+
+
+@pytest.fixture
+def profiler():
+    """A started runtime with a fast sampler, installed as the process's runtime."""
+    runtime = make_runtime()
+    previous = core_runtime.install(runtime)
+    runtime.ensure_running()
+    yield runtime
+    runtime.stop()
+    core_runtime.install(previous)
+
+
+@pytest.fixture
+def disabled_profiler():
+    runtime = make_runtime(enabled=False)
+    previous = core_runtime.install(runtime)
+    runtime.ensure_running()
+    yield runtime
+    core_runtime.install(previous)
+
+
+@pytest.fixture
+def make_key(db):
+    """Create API keys: make_key(name="x", expired=False, revoked=False) -> (model, key)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from profiling.models import ProfilingAPIKey
+
+    def _make(name="test", *, expired=False, revoked=False):
+        expiry = timezone.now() - timedelta(seconds=1) if expired else None
+        obj, key = ProfilingAPIKey.objects.create_key(name=name, expiry_date=expiry)
+        if revoked:
+            obj.revoked = True
+            obj.save()
+        return obj, key
+
+    return _make
+
+
+@pytest.fixture
+def api_key(make_key):
+    return make_key("test")[1]
+
+
+@pytest.fixture
+def client_with_key(api_key):
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=api_key)
+    return client
+
+
+@pytest.fixture
+def anon_client():
+    return APIClient()
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_user("staff", password="pw-for-tests-only", is_staff=True)
+
+
+@pytest.fixture
+def daphne_server(tmp_path):
+    """Start a real Daphne server: daphne_server(env={...}) -> DaphneServer (stopped after the test)."""
+    from tests.servers import DaphneServer
+
+    started = []
+
+    def _start(env=None, workdir=None):
+        server = DaphneServer(workdir or tmp_path / f"server{len(started)}", env=env).start()
+        started.append(server)
+        return server
+
+    yield _start
+    for server in started:
+        server.stop()
