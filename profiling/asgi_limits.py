@@ -49,9 +49,7 @@ class BodySizeLimitMiddleware:
         return await self.app(scope, replay, send)
 
     async def _too_large(self, send):
-        return await self._refuse(
-            send, 413, f"Request body too large: the limit is {self.max_bytes} bytes."
-        )
+        return await self._refuse(send, 413, f"Request body too large: the limit is {self.max_bytes} bytes.")
 
     @staticmethod
     async def _refuse(send, status: int, detail: str):

@@ -31,9 +31,13 @@ class RuntimeCollector:
             yield GaugeMetricFamily("riptide_memory_rss_bytes", "Resident set size.", value=sample.memory.rss)
             if sample.memory.anon is not None:
                 yield GaugeMetricFamily(
-                    "riptide_memory_heap_bytes", "Anonymous resident memory (RssAnon).", value=sample.memory.anon
+                    "riptide_memory_heap_bytes",
+                    "Anonymous resident memory (RssAnon).",
+                    value=sample.memory.anon,
                 )
-            yield GaugeMetricFamily("riptide_memory_virtual_bytes", "Virtual memory size.", value=sample.memory.vms)
+            yield GaugeMetricFamily(
+                "riptide_memory_virtual_bytes", "Virtual memory size.", value=sample.memory.vms
+            )
             growth = memory["growth_rate_mb_per_sec"]
             if growth is not None:
                 yield GaugeMetricFamily(
@@ -42,7 +46,9 @@ class RuntimeCollector:
                     value=growth * MIB,
                 )
             yield GaugeMetricFamily(
-                "riptide_cpu_usage_percent", "System CPU use over the last interval.", value=sample.cpu.usage_percent
+                "riptide_cpu_usage_percent",
+                "System CPU use over the last interval.",
+                value=sample.cpu.usage_percent,
             )
             yield GaugeMetricFamily(
                 "riptide_process_cpu_percent",
@@ -65,7 +71,9 @@ class RuntimeCollector:
                 value=overhead,
             )
         yield GaugeMetricFamily(
-            "riptide_profiling_enabled", "1 when the profiler runs in this process.", value=1.0 if runtime.running else 0.0
+            "riptide_profiling_enabled",
+            "1 when the profiler runs in this process.",
+            value=1.0 if runtime.running else 0.0,
         )
         counters = runtime.counters
         for name, help_text in (
@@ -75,7 +83,9 @@ class RuntimeCollector:
         ):
             yield CounterMetricFamily(f"riptide_{name}", help_text, value=counters.get(name, 0))
         errors = sum(worker.error_count for worker in runtime.workers.values())
-        yield CounterMetricFamily("riptide_profiler_errors", "Errors inside the profiler's workers.", value=errors)
+        yield CounterMetricFamily(
+            "riptide_profiler_errors", "Errors inside the profiler's workers.", value=errors
+        )
 
 
 _registries: dict[int, CollectorRegistry] = {}

@@ -1,10 +1,10 @@
 from django.urls import re_path
 
-from profiling import views
+from profiling.views import system
 
 app_name = "profiling"
 
 urlpatterns = [
-    re_path(r"^memory/?$", views.MemoryView.as_view(), name="memory"),
-    re_path(r"^cpu/?$", views.CpuView.as_view(), name="cpu"),
+    re_path(r"^memory/?$", system.MemoryView.as_view(), name="memory"),
+    re_path(r"^cpu/?$", system.CpuView.as_view(), name="cpu"),
 ]

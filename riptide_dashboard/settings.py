@@ -79,9 +79,7 @@ TEMPLATES = [
 
 # --- Storage: database, cache, channel layer -----------------------------------------
 
-DATABASE_URL = env.url(
-    "DATABASE_URL", schemes=("sqlite", "postgres", "postgresql", "pgsql", "postgis")
-)
+DATABASE_URL = env.url("DATABASE_URL", schemes=("sqlite", "postgres", "postgresql", "pgsql", "postgis"))
 if DATABASE_URL:
     try:
         DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
@@ -97,9 +95,7 @@ else:
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Two processes writing one SQLite file: take the write lock up front and wait
     # for it instead of failing with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"transaction_mode": "IMMEDIATE", "timeout": 20}
-    )
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
 
 REDIS_URL = env.url("REDIS_URL", schemes=("redis", "rediss", "unix"))
 if REDIS_URL:

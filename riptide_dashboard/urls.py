@@ -2,15 +2,15 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from profiling import views
+from profiling.views import service
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/profiling/", include("profiling.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    re_path(r"^metrics/?$", views.MetricsView.as_view(), name="metrics"),
-    path("healthz", views.healthz, name="healthz"),
+    re_path(r"^metrics/?$", service.MetricsView.as_view(), name="metrics"),
+    path("healthz", service.healthz, name="healthz"),
     # Anything else under /api/ is a JSON 404, whatever DEBUG says.
-    re_path(r"^api/", views.api_not_found),
+    re_path(r"^api/", service.api_not_found),
 ]

@@ -99,16 +99,20 @@ class PeriodicWorker:
             if signature not in self._logged_errors:
                 if len(self._logged_errors) < _MAX_DISTINCT_ERRORS_LOGGED:
                     self._logged_errors.add(signature)
-                logger.warning("%s tick failed (further identical errors are counted, not logged)",
-                               self.thread_name, exc_info=True)
+                logger.warning(
+                    "%s tick failed (further identical errors are counted, not logged)",
+                    self.thread_name,
+                    exc_info=True,
+                )
 
     def _run(self) -> None:
         stop = self._stop_event
         try:
             self.on_start()
         except Exception:
-            logger.warning("%s failed to start; it keeps trying on each tick", self.thread_name,
-                           exc_info=True)
+            logger.warning(
+                "%s failed to start; it keeps trying on each tick", self.thread_name, exc_info=True
+            )
         next_due = self._clock() + self.interval
         while True:
             delay = next_due - self._clock()

@@ -112,4 +112,3 @@ def cpu_report(sample: Sample, config: ProfilingConfig) -> dict:
         },
         "note": note,
     }
-

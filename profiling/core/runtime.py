@@ -9,28 +9,19 @@ import threading
 import time
 from collections.abc import Callable
 
-from profiling.core.config import ProfilingConfig
+from profiling.core.config import MIB, ProfilingConfig
 from profiling.core.errors import ProfilingDisabledError, ProfilingNotRunningError
 from profiling.core.periodic import PeriodicWorker
 from profiling.core.readers import PsutilReader, SystemReader
-from profiling.core.reports import cpu_report, memory_report
-from profiling.core.samples import Sample
+from profiling.core.reports import cpu_report, memory_report, threshold_status
 from profiling.core.sampler import SystemSampler
+from profiling.core.samples import Sample
 from profiling.core.timefmt import iso_utc
 
 logger = logging.getLogger(__name__)
 
-WorkerFactory = Callable[["ProfilingRuntime"], PeriodicWorker]
 SampleListener = Callable[[Sample], None]
-
-# Extra workers (stack sampler, leak checks, ...) register a factory here; each
-# runtime builds its own from them when it starts (and again in a forked child).
-_worker_factories: dict[str, WorkerFactory] = {}
-
-
-def register_worker(name: str, factory: WorkerFactory) -> None:
-    """Make every runtime started from now on run the worker `factory(runtime)` builds."""
-    _worker_factories[name] = factory
+EventListener = Callable[[dict], None]
 
 
 class ProfilingRuntime:
@@ -58,6 +49,8 @@ class ProfilingRuntime:
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._listeners: list[SampleListener] = []
+        self._event_listeners: list[EventListener] = []
+        self._last_status: str | None = None
         self.system_sampler: SystemSampler | None = None
         self.reader: SystemReader | None = None
         self.workers: dict[str, PeriodicWorker] = {}
@@ -93,8 +86,11 @@ class ProfilingRuntime:
         )
         self.system_sampler.add_listener(self._dispatch)
         self.workers = {"system": self.system_sampler}
+        self._last_status = None
         if self._extra_workers:
-            for name, factory in _worker_factories.items():
+            from profiling.core.workers import default_worker_factories
+
+            for name, factory in default_worker_factories().items():
                 self.workers[name] = factory(self)
         self.started_at = self._wall_clock()
         self._pid = pid
@@ -126,12 +122,49 @@ class ProfilingRuntime:
         if listener in self._listeners:
             self._listeners.remove(listener)
 
+    def add_event_listener(self, listener: EventListener) -> None:
+        """Call `listener(message)` for each event (alert, leak_report, snapshot, ...)."""
+        self._event_listeners.append(listener)
+
+    def remove_event_listener(self, listener: EventListener) -> None:
+        if listener in self._event_listeners:
+            self._event_listeners.remove(listener)
+
+    def publish_event(self, message: dict) -> None:
+        """Hand an event to every listener; listeners must not block."""
+        for listener in list(self._event_listeners):
+            try:
+                listener(message)
+            except Exception:
+                logger.warning("an event listener failed", exc_info=True)
+
     def _dispatch(self, sample: Sample) -> None:
         for listener in list(self._listeners):
             try:
                 listener(sample)
             except Exception:
                 logger.warning("a sample listener failed", exc_info=True)
+        self._check_threshold(sample)
+
+    def _check_threshold(self, sample: Sample) -> None:
+        status = threshold_status(sample.memory.rss / MIB, self.config)
+        previous, self._last_status = self._last_status, status
+        if previous is None and status == "normal" or previous == status:
+            return
+        self.publish_event(
+            {
+                "type": "alert",
+                "instance": self.instance,
+                "timestamp": iso_utc(sample.timestamp),
+                "previous_status": previous,
+                "threshold_status": status,
+                "rss_mb": round(sample.memory.rss / MIB, 3),
+                "thresholds": self.thresholds(),
+            }
+        )
+
+    def thresholds(self) -> dict:
+        return {"warning_mb": self.config.memory_warning_mb, "alert_mb": self.config.memory_alert_mb}
 
     def count(self, name: str, amount: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + amount

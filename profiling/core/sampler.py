@@ -101,7 +101,11 @@ class SystemSampler(PeriodicWorker):
         proc_after = self.reader.process_cpu()
         memory = self.reader.memory()
         cpu = cpu_between(
-            sys_before, sys_after, proc_before, proc_after, now_mono - before_mono,
+            sys_before,
+            sys_after,
+            proc_before,
+            proc_after,
+            now_mono - before_mono,
             self.reader.load_average(),
         )
         sample = Sample(timestamp=self._wall_clock(), monotonic=now_mono, memory=memory, cpu=cpu)

@@ -1,14 +1,6 @@
-"""Response shapes of the API, for the OpenAPI schema (every field typed)."""
+"""Response shapes of the memory and CPU endpoints."""
 
 from rest_framework import serializers
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
-class ThrottledSerializer(ErrorSerializer):
-    retry_after = serializers.IntegerField(help_text="Seconds until a request will pass again.")
 
 
 class MemorySerializer(serializers.Serializer):
@@ -19,7 +11,9 @@ class MemorySerializer(serializers.Serializer):
     )
     virtual_mb = serializers.FloatField(help_text="Virtual memory size, MiB.")
     resident_mb = serializers.FloatField(help_text="Same as rss_mb.")
-    shared_mb = serializers.FloatField(allow_null=True, help_text="Resident shared (file-backed) memory, MiB.")
+    shared_mb = serializers.FloatField(
+        allow_null=True, help_text="Resident shared (file-backed) memory, MiB."
+    )
     growth_rate_mb_per_sec = serializers.FloatField(
         allow_null=True,
         help_text="Least-squares slope of RSS over the last 60 s of samples; null before two samples exist.",
@@ -54,7 +48,3 @@ class CpuSerializer(serializers.Serializer):
     interval_secs = serializers.FloatField(help_text="Seconds the percentages were measured over.")
     process = ProcessCpuSerializer()
     note = serializers.CharField(allow_null=True)
-
-
-class HealthSerializer(serializers.Serializer):
-    status = serializers.CharField()

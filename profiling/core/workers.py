@@ -1,0 +1,19 @@
+"""The workers every runtime runs besides the memory/CPU sampler."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from profiling.core.periodic import PeriodicWorker
+
+if TYPE_CHECKING:
+    from profiling.core.runtime import ProfilingRuntime
+
+WorkerFactory = Callable[["ProfilingRuntime"], PeriodicWorker]
+
+
+def default_worker_factories() -> dict[str, WorkerFactory]:
+    """Name -> factory of each extra worker; the runtime builds them when it starts."""
+    factories: dict[str, WorkerFactory] = {}
+    return factories

@@ -1,0 +1,1 @@
+"""Response shapes of the API, for the OpenAPI schema (every field typed)."""
