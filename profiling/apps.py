@@ -5,3 +5,6 @@ class ProfilingConfig(AppConfig):
     name = "profiling"
     verbose_name = "Profiling"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from profiling import schema  # noqa: F401  (registers the OpenAPI auth extensions)

@@ -1,0 +1,73 @@
+import pytest
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+REQUIRED = [
+    "riptide_memory_rss_bytes",
+    "riptide_memory_heap_bytes",
+    "riptide_memory_virtual_bytes",
+    "riptide_cpu_usage_percent",
+    "riptide_memory_growth_rate_bytes_per_second",
+    "riptide_profiling_overhead_ratio",
+    "riptide_leak_detections_total",
+    "riptide_snapshots_total",
+]
+
+
+def wait_for_samples(runtime, count=3):
+    import time
+
+    end = time.monotonic() + 5
+    while runtime.system_sampler.tick_count < count and time.monotonic() < end:
+        time.sleep(0.02)
+
+
+def test_metrics_exports_the_named_series(client_with_key, profiler):
+    wait_for_samples(profiler)
+    response = client_with_key.get("/metrics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    text = response.content.decode()
+    for name in REQUIRED:
+        assert f"\n{name} " in text, name
+    rss = float(
+        next(line.split()[1] for line in text.splitlines() if line.startswith("riptide_memory_rss_bytes "))
+    )
+    assert rss == profiler.system_sampler.latest().memory.rss or rss > 10 * 1024 * 1024
+
+
+def test_metrics_needs_a_key(anon_client, profiler):
+    assert anon_client.get("/metrics").status_code == 401
+
+
+def test_metrics_accepts_a_bearer_token(api_key, profiler):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    assert client.get("/metrics", HTTP_ACCEPT="text/plain").status_code == 200
+
+
+def test_metrics_openmetrics_when_asked(client_with_key, profiler):
+    response = client_with_key.get("/metrics", HTTP_ACCEPT="application/openmetrics-text; version=1.0.0")
+    assert response["Content-Type"].startswith("application/openmetrics-text")
+    assert response.content.decode().rstrip().endswith("# EOF")
+
+
+def test_metrics_public_when_configured(anon_client, profiler, settings):
+    settings.PROFILING = {**settings.PROFILING, "METRICS_PUBLIC": True}
+    assert anon_client.get("/metrics").status_code == 200
+
+
+def test_metrics_have_no_unbounded_labels(client_with_key, profiler):
+    text = client_with_key.get("/metrics").content.decode()
+    labelled = {
+        line.split("{")[0] for line in text.splitlines() if "{" in line and line.startswith("riptide_")
+    }
+    assert labelled <= {"riptide_memory_threshold_status"}
+
+
+@override_settings(PROFILING_RATES={"default": "2/m", "leak_detection": "1/m", "snapshot": "1/m"})
+def test_metrics_are_throttled_like_other_endpoints(client_with_key, profiler):
+    codes = [client_with_key.get("/metrics").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
