@@ -19,6 +19,7 @@ install: $(STAMP)
 run: install
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput -v 0
+	$(BIN)/python manage.py collectstatic --noinput -v 0
 	$(BIN)/python manage.py ensure_dev_api_key
 	$(BIN)/daphne -b $(HOST) -p $(PORT) riptide_dashboard.asgi:application
 

@@ -46,6 +46,10 @@ INSTALLED_APPS = [
     "channels",
     "profiling",
 ]
+# The benchmarks' workload app (bench/workload): only in servers `make bench` starts.
+BENCH_WORKLOAD = env.bool("RIPTIDE_BENCH_WORKLOAD", False)
+if BENCH_WORKLOAD:
+    INSTALLED_APPS.append("bench.workload")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -11,6 +12,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     re_path(r"^metrics/?$", service.MetricsView.as_view(), name="metrics"),
     path("healthz", service.healthz, name="healthz"),
-    # Anything else under /api/ is a JSON 404, whatever DEBUG says.
-    re_path(r"^api/", service.api_not_found),
 ]
+if settings.BENCH_WORKLOAD:
+    urlpatterns.append(path("bench/", include("bench.workload.urls")))
+# Anything else under /api/ is a JSON 404, whatever DEBUG says.
+urlpatterns.append(re_path(r"^api/", service.api_not_found))
