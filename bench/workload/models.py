@@ -11,3 +11,6 @@ class Item(models.Model):
 
     class Meta:
         app_label = "bench_workload"
+
+    def __str__(self) -> str:
+        return self.name
