@@ -53,6 +53,7 @@ if BENCH_WORKLOAD:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "profiling.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "profiling.middleware.JsonApiErrorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
