@@ -1,0 +1,37 @@
+"""Real PostgreSQL and Redis for multi-process tests: a fresh database and Redis db per use."""
+
+from __future__ import annotations
+
+import secrets
+from contextlib import contextmanager
+
+import psycopg
+import redis
+
+PG_ADMIN_URL = "postgresql://root@127.0.0.1:5432/test"
+REDIS_TEST_URL = "redis://127.0.0.1:6379/13"
+
+
+@contextmanager
+def fresh_postgres_database():
+    """Create an empty database for one test and drop it afterwards; yield its URL."""
+    name = f"riptide_test_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://root@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def fresh_redis():
+    """Yield a Redis URL on a database emptied before and after the test."""
+    client = redis.Redis.from_url(REDIS_TEST_URL, socket_timeout=5)
+    client.flushdb()
+    try:
+        yield REDIS_TEST_URL
+    finally:
+        client.flushdb()
+        client.close()
