@@ -18,7 +18,7 @@ import psutil
 
 from bench.common import Row
 
-BENCHMARKS = ["overhead", "stack_sampler", "memory_analysis", "live_feed"]
+BENCHMARKS = ["overhead", "endpoints", "stack_sampler", "memory_analysis", "live_feed"]
 
 
 def machine() -> str:
