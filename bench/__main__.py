@@ -13,6 +13,7 @@ import os
 import platform
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psutil
 
@@ -40,10 +41,25 @@ def render(rows: list[tuple[str, Row]]) -> str:
     return "\n".join(lines)
 
 
+RESULTS_FILE = Path(__file__).resolve().parent.parent / "docs" / "BENCHMARKS.md"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def write_results(report: str) -> None:
+    """Replace the text between the markers of docs/BENCHMARKS.md with the new table."""
+    text = RESULTS_FILE.read_text()
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    RESULTS_FILE.write_text(f"{head}{START}\n{report}\n{END}{tail}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {BENCHMARKS})")
     parser.add_argument("--quick", action="store_true", help="fewer rounds, for a quick look")
+    parser.add_argument(
+        "--write", action="store_true", help=f"also put the table into {RESULTS_FILE} between its markers"
+    )
     args = parser.parse_args()
     names = args.names or BENCHMARKS
     rows: list[tuple[str, Row]] = []
