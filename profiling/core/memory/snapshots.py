@@ -1,7 +1,7 @@
 """The heap snapshot store: JSON files written atomically, looked up by id, never by path.
 
 The directory holds `<snapshot_id>.json` files and, only while one is being written,
-a temp file `.<snapshot_id>.<pid>.tmp`. A write goes to the temp file, is fsynced, and
+a temp file `.<snapshot_id>.<pid>.<random>.tmp`. A write goes to the temp file, is fsynced, and
 is then linked to its final name (`os.link` fails if the name exists, so two processes
 never overwrite each other's snapshot; `os.replace` where links are unsupported), then
 the temp name is removed and the directory fsynced. Ids are `snapshot_<unix seconds>`
@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +30,9 @@ logger = logging.getLogger(__name__)
 FORMAT = "riptide-snapshot/1"
 ID_PATTERN = re.compile(r"snapshot_([0-9]{1,12})(?:_([0-9]{1,6}))?")
 FILE_PATTERN = re.compile(r"(snapshot_[0-9]{1,12}(?:_[0-9]{1,6})?)\.json")
-TEMP_PATTERN = re.compile(r"\.(snapshot_[0-9]{1,12}(?:_[0-9]{1,6})?)\.([0-9]{1,10})\.tmp")
+TEMP_PATTERN = re.compile(r"\.(snapshot_[0-9]{1,12}(?:_[0-9]{1,6})?)\.([0-9]{1,10})\.[0-9a-f]{8}\.tmp")
+# A temp file of a live process older than this is a leftover too (a writer takes < 1 s).
+TEMP_MAX_AGE_SECS = 600.0
 MAX_READ_BYTES = 256 * 1024 * 1024
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 
@@ -67,13 +70,20 @@ class SnapshotStore:
         self._wall_clock = wall_clock
         self._lock = threading.Lock()
         self._prepared = False
+        self._last_order = (0, 0)
 
     def prepare(self) -> None:
         """Create the directory and remove temp files no live writer owns."""
         self.directory.mkdir(parents=True, exist_ok=True)
         for entry in os.scandir(self.directory):
             match = TEMP_PATTERN.fullmatch(entry.name)
-            if match and (int(match.group(2)) == os.getpid() or not _pid_alive(int(match.group(2)))):
+            if not match:
+                continue
+            try:
+                age = time.time() - entry.stat(follow_symlinks=False).st_mtime
+            except OSError:
+                continue
+            if age > TEMP_MAX_AGE_SECS or not _pid_alive(int(match.group(2))):
                 try:
                     os.unlink(entry.path)
                     logger.info("removed a leftover snapshot temp file %s", entry.name)
@@ -133,28 +143,26 @@ class SnapshotStore:
 
     # -- writing -------------------------------------------------------------------------
 
-    def _next_id(self, taken: set[str]) -> str:
-        base = f"snapshot_{int(self._wall_clock())}"
-        candidate, n = base, 1
-        while candidate in taken:
-            n += 1
-            candidate = f"{base}_{n}"
-        return candidate
+    def _next_id(self, taken: list[SnapshotFile]) -> str:
+        """A fresh id, after every id kept or issued here: a pruned id is never reused."""
+        seconds = int(self._wall_clock())
+        latest = max([self._last_order, *(s.order for s in taken)])
+        order = (seconds, 1) if seconds > latest[0] else (latest[0], latest[1] + 1)
+        self._last_order = order
+        return f"snapshot_{order[0]}" if order[1] == 1 else f"snapshot_{order[0]}_{order[1]}"
 
     def write(self, build: Callable[[str, float], dict]) -> tuple[SnapshotFile, float]:
         """Build the payload for a fresh id and write it; return the file and its timestamp."""
         with self._lock:
             if not self._prepared:
                 self.prepare()
-            taken = {s.snapshot_id for s in self.list()}
             for _ in range(1000):
-                snapshot_id = self._next_id(taken)
+                snapshot_id = self._next_id(self.list())
                 timestamp = self._wall_clock()
                 data = json.dumps(build(snapshot_id, timestamp), separators=(",", ":")).encode()
                 final = self.directory / f"{snapshot_id}.json"
                 if self._write_atomically(snapshot_id, final, data):
-                    break
-                taken.add(snapshot_id)  # another process took it meanwhile
+                    break  # else another process took that name meanwhile: next one
             else:
                 raise StorageFullError("Could not find a free snapshot name.")
             written = SnapshotFile(snapshot_id, final, final.stat().st_size, float(int(timestamp)))
@@ -162,7 +170,7 @@ class SnapshotStore:
             return written, timestamp
 
     def _write_atomically(self, snapshot_id: str, final: Path, data: bytes) -> bool:
-        temp = self.directory / f".{snapshot_id}.{os.getpid()}.tmp"
+        temp = self.directory / f".{snapshot_id}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
             try:
