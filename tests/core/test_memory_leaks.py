@@ -44,7 +44,15 @@ def linear(start_mb: float, mb_per_hour: float, checks: int, step: float = STEP)
 
 @pytest.mark.parametrize(
     ("rate", "expected"),
-    [(0.0, "low"), (0.99, "low"), (1.0, "medium"), (9.99, "medium"), (10.0, "high"), (49.9, "high"), (50.0, "critical")],
+    [
+        (0.0, "low"),
+        (0.99, "low"),
+        (1.0, "medium"),
+        (9.99, "medium"),
+        (10.0, "high"),
+        (49.9, "high"),
+        (50.0, "critical"),
+    ],
 )
 def test_severity_bounds(rate, expected):
     assert severity(rate) == expected
