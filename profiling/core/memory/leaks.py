@@ -25,6 +25,9 @@ from profiling.core.timefmt import iso_utc
 MIN_CHECKS = 3
 MAX_LEAKS_REPORTED = 20
 MAX_TYPE_PATTERNS = 3
+# A type's growth is worth a sentence only past this many bytes (types are noisier than
+# named containers); the profiler's own types are left out.
+MIN_TYPE_GROWTH_BYTES = MIB
 ACCELERATION_RATIO = 1.5
 SECONDS_PER_HOUR = 3600.0
 
@@ -177,8 +180,11 @@ def analyse(history: Sequence[Census], *, interval_secs: float, now: float) -> d
         )
     type_growth = []
     for name in latest.types:
-        growth = growth_of(_series(history, name, "types"))
-        if growth is not None:
+        if name.startswith("profiling."):
+            continue
+        series = _series(history, name, "types")
+        growth = growth_of(series)
+        if growth is not None and growth.latest.size_bytes - series[0][2].size_bytes >= MIN_TYPE_GROWTH_BYTES:
             type_growth.append((name, growth))
     type_growth.sort(key=lambda item: item[1].rate_mb_per_hour, reverse=True)
     for name, growth in type_growth[:MAX_TYPE_PATTERNS]:
