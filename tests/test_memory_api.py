@@ -1,6 +1,7 @@
 """The memory endpoints in the test process: a planted leak named, a flat table not, snapshots, errors."""
 
 import json
+import threading
 import time
 
 import pytest
@@ -75,12 +76,25 @@ def test_leak_detection_names_a_planted_leak_within_three_checks(client_with_key
     assert latest.status_code == 200 and latest.json() == report
 
 
-def test_leak_detection_table_filled_once_is_not_high_or_critical(client_with_key, start_profiler):
+def test_leak_detection_flat_table_and_steady_churn_are_not_leaks(client_with_key, start_profiler):
     start_profiler()
-    leaky_app.fill_table(entries=500, size=64 * 1024)
-    reports = [client_with_key.post(f"{API}/leak-detection").json() for _ in range(4)]
+    leaky_app.fill_table(entries=10)
+    assert client_with_key.post(f"{API}/leak-detection").status_code == 200
+    leaky_app.fill_table(entries=500, size=64 * 1024)  # filled once, between the first two checks
+    stop = threading.Event()
+    churn = threading.Thread(target=leaky_app.churn_blocks, args=(stop,), name="test-churn")
+    churn.start()
+    try:
+        reports = []
+        for _ in range(3):
+            reports.append(client_with_key.post(f"{API}/leak-detection").json())
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        churn.join(5)
     assert reports[-1]["checks_analyzed"] == 4
-    assert all(leak["component"] != "tests.leaky_app._table" for leak in reports[-1]["potential_leaks"])
+    named = {leak["component"] for leak in reports[-1]["potential_leaks"]}
+    assert not named & {"tests.leaky_app._table", "tests.leaky_app._ring"}
 
 
 def test_leak_detection_with_too_little_history_says_so(client_with_key, start_profiler):

@@ -69,7 +69,7 @@ class LeakDetectionView(ProfilingView):
         request = getattr(self, "request", None)
         return "leak_detection" if request is not None and request.method == "POST" else "leak_report"
 
-    @extend_schema(responses={200: LeakReportSerializer, **COMMON_ERRORS}, tags=["memory"])
+    @extend_schema(request=None, responses={200: LeakReportSerializer, **COMMON_ERRORS}, tags=["memory"])
     def post(self, request):
         """Add a fresh leak check and analyse the background checks' history."""
         return Response(_analysis().detect_leaks())

@@ -25,7 +25,7 @@ ELEMENTS_SAMPLED = 16
 CHILDREN_SAMPLED = 8
 TYPE_SAMPLE = 50_000
 MAX_COMPONENTS = 500
-MAX_TYPES = 200
+MAX_TYPES = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +152,8 @@ def container_census(
     measures = []
     for name, container in held_containers(application_modules() if modules is None else modules):
         try:
-            measures.append((name, Measure(len(container), approximate_size(container))))
+            # interned: the same name in every census of the history is stored once
+            measures.append((sys.intern(name), Measure(len(container), approximate_size(container))))
         except Exception:  # an exotic subclass whose len/iteration fails: skip it
             continue
     measures.sort(key=lambda item: item[1].size_bytes, reverse=True)
@@ -185,7 +186,7 @@ def type_census(max_types: int = MAX_TYPES, sample: int = TYPE_SAMPLE) -> tuple[
         per = sampled_bytes[cls] / sampled_count[cls] if sampled_count[cls] else cls.__basicsize__
         sizes[cls] = Measure(count, int(per * count))
     biggest = sorted(sizes.items(), key=lambda item: item[1].size_bytes, reverse=True)[:max_types]
-    return {type_name(cls): measure for cls, measure in biggest}, total
+    return {sys.intern(type_name(cls)): measure for cls, measure in biggest}, total
 
 
 class CensusTaker:
