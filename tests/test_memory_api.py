@@ -219,3 +219,13 @@ def test_leak_detection_is_throttled_on_its_own_scope(client_with_key, start_pro
     codes = [client_with_key.post(f"{API}/leak-detection").status_code for _ in range(3)]
     assert codes == [200, 200, 429]
     assert client_with_key.get(f"{API}/leak-detection").status_code == 200  # GET has its own scope
+
+
+def test_snapshot_dir_leftover_temp_files_are_removed_at_start(client_with_key, start_profiler, tmp_path):
+    directory = tmp_path / "snapshots"
+    directory.mkdir()
+    leftover = directory / ".snapshot_1800000000.999999999.0badcafe.tmp"
+    leftover.write_text("half a snapshot")
+    start_profiler(extra=True)  # the leak-check worker builds the memory analysis at start
+    assert not leftover.exists()
+    assert client_with_key.get(f"{API}/snapshots").json()["count"] == 0

@@ -37,6 +37,10 @@ class MemoryAnalysis:
         )
         self.allocations = AllocationTracker()
         self.snapshots = SnapshotStore(config.snapshot_dir, config.snapshot_max_count)
+        try:
+            self.snapshots.prepare()  # at start: the directory exists, leftover temp files go
+        except OSError:
+            logger.warning("snapshot directory %s is not usable", config.snapshot_dir, exc_info=True)
 
     def _rss(self) -> int | None:
         reader = self.runtime.reader

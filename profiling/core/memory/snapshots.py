@@ -154,7 +154,7 @@ class SnapshotStore:
     def write(self, build: Callable[[str, float], dict]) -> tuple[SnapshotFile, float]:
         """Build the payload for a fresh id and write it; return the file and its timestamp."""
         with self._lock:
-            if not self._prepared:
+            if not self._prepared or not self.directory.is_dir():
                 self.prepare()
             for _ in range(1000):
                 snapshot_id = self._next_id(self.list())
