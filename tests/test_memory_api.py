@@ -229,3 +229,15 @@ def test_snapshot_dir_leftover_temp_files_are_removed_at_start(client_with_key, 
     start_profiler(extra=True)  # the leak-check worker builds the memory analysis at start
     assert not leftover.exists()
     assert client_with_key.get(f"{API}/snapshots").json()["count"] == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("get", "allocations"), ("post", "leak-detection"), ("post", "snapshot"), ("get", "snapshots")],
+)
+def test_memory_endpoints_answer_503_when_profiling_is_disabled(
+    client_with_key, disabled_profiler, method, path
+):
+    response = getattr(client_with_key, method)(f"{API}/{path}")
+    assert response.status_code == 503
+    assert "disabled" in response.json()["detail"]
