@@ -34,7 +34,12 @@ def test_server_snapshot_downloads_byte_for_byte_and_survives_a_restart(daphne_s
             assert response.headers["content-type"].startswith("application/json")
         report = client.post("/api/profiling/leak-detection")
         assert report.status_code == 200
-        assert report.json()["checks_analyzed"] >= 1
+        assert report.json()["checks_analyzed"] >= 2  # the worker's baseline check and this one
+        assert client.get("/api/profiling/leak-detection").json() == report.json()
+        allocations = client.get("/api/profiling/allocations", params={"wait": "5"})
+        assert allocations.status_code == 200
+        assert allocations.json()["status"] == "ready"
+        assert allocations.json()["top_allocators"]
     assert sorted(os.listdir(snapshot_dir)) == [f"{body['snapshot_id']}.json"]
     server.stop()
     server.start()

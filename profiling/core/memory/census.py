@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import logging
 import sys
 import time
 from collections import Counter, deque
@@ -19,6 +20,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from profiling.core.memory.naming import application_modules
+
+logger = logging.getLogger(__name__)
 
 CONTAINER_TYPES = (dict, list, set, frozenset, deque, bytearray)
 ELEMENTS_SAMPLED = 16
@@ -111,6 +114,30 @@ def _is_dunder(name: str) -> bool:
     return name.startswith("__") and name.endswith("__")
 
 
+def _module_containers(
+    module, app_names: set[str], found: Callable[[object], bool]
+) -> list[tuple[str, object]]:
+    prefix = module.__name__
+    held = []
+    for name, value in list(vars(module).items()):
+        if _is_dunder(name) or isinstance(value, type(sys)):
+            continue
+        if found(value):
+            held.append((f"{prefix}.{name}", value))
+        elif isinstance(value, type):
+            if value.__module__ == prefix:
+                for attr, attr_value in list(vars(value).items()):
+                    if not _is_dunder(attr) and found(attr_value):
+                        held.append((f"{prefix}.{value.__qualname__}.{attr}", attr_value))
+        elif type(value).__module__ in app_names:
+            attrs = getattr(value, "__dict__", None)
+            if isinstance(attrs, dict):
+                for attr, attr_value in list(attrs.items()):
+                    if found(attr_value):
+                        held.append((f"{prefix}.{name}.{attr}", attr_value))
+    return held
+
+
 def held_containers(modules: Iterable) -> Iterable[tuple[str, object]]:
     """(name, container) for containers held by module globals, class attributes and
     the attributes of module-level instances of application classes; each once."""
@@ -118,31 +145,19 @@ def held_containers(modules: Iterable) -> Iterable[tuple[str, object]]:
     app_names = {m.__name__ for m in modules}
     seen: set[int] = set()
 
-    def found(name, value):
+    def found(value) -> bool:
         if isinstance(value, CONTAINER_TYPES) and id(value) not in seen:
             seen.add(id(value))
             return True
         return False
 
     for module in modules:
-        prefix = module.__name__
-        for name, value in list(vars(module).items()):
-            if _is_dunder(name) or isinstance(value, type(sys)):
-                continue
-            if found(name, value):
-                yield f"{prefix}.{name}", value
-            elif isinstance(value, type):
-                if value.__module__ != prefix:
-                    continue
-                for attr, attr_value in list(vars(value).items()):
-                    if not _is_dunder(attr) and found(attr, attr_value):
-                        yield f"{prefix}.{value.__qualname__}.{attr}", attr_value
-            elif type(value).__module__ in app_names:
-                attrs = getattr(value, "__dict__", None)
-                if isinstance(attrs, dict):
-                    for attr, attr_value in list(attrs.items()):
-                        if found(attr, attr_value):
-                            yield f"{prefix}.{name}.{attr}", attr_value
+        try:
+            held = _module_containers(module, app_names, found)
+        except Exception:  # an odd module (lazy attributes, broken descriptors): skip it
+            logger.debug("census skipped module %s", getattr(module, "__name__", "?"), exc_info=True)
+            continue
+        yield from held
 
 
 def container_census(
