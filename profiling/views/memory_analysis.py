@@ -50,7 +50,7 @@ class AllocationsView(ProfilingView):
         parameters=[
             OpenApiParameter(
                 "wait",
-                float,
+                {"type": "number", "minimum": 0, "maximum": MAX_WAIT_SECS},
                 description=f"Seconds (0..{MAX_WAIT_SECS:g}) to wait for a running window before answering.",
             )
         ],
@@ -117,7 +117,14 @@ class SnapshotDownloadView(ProfilingView):
     throttle_scope = "snapshot_download"
 
     @extend_schema(
-        responses={(200, "application/json"): OpenApiTypes.BINARY, **NOT_FOUND, **COMMON_ERRORS},
+        responses={
+            (200, "application/json"): OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="The snapshot file (format riptide-snapshot/1), as an attachment.",
+            ),
+            **NOT_FOUND,
+            **COMMON_ERRORS,
+        },
         tags=["memory"],
     )
     def get(self, request, snapshot_id):
