@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 CONTAINER_TYPES = (dict, list, set, frozenset, deque, bytearray)
 ELEMENTS_SAMPLED = 16
 CHILDREN_SAMPLED = 8
-TYPE_SAMPLE = 50_000
+TYPE_SAMPLE = 20_000
 MAX_COMPONENTS = 500
 MAX_TYPES = 100
 
@@ -187,15 +187,15 @@ def type_census(max_types: int = MAX_TYPES, sample: int = TYPE_SAMPLE) -> tuple[
     stride = max(1, total // sample)
     sampled_bytes: Counter = Counter()
     sampled_count: Counter = Counter()
-    getsizeof = sys.getsizeof
-    for obj in itertools.islice(objects, 0, None, stride):
-        cls = type(obj)
-        sampled_count[cls] += 1
-        try:
-            sampled_bytes[cls] += getsizeof(obj)
-        except Exception:
-            sampled_bytes[cls] += cls.__basicsize__
+    sample_objects = objects[::stride]
     del objects
+    sampled_count.update(map(type, sample_objects))
+    for obj in sample_objects:
+        try:
+            sampled_bytes[type(obj)] += sys.getsizeof(obj)
+        except Exception:
+            sampled_bytes[type(obj)] += type(obj).__basicsize__
+    del sample_objects
     sizes = {}
     for cls, count in counts.items():
         per = sampled_bytes[cls] / sampled_count[cls] if sampled_count[cls] else cls.__basicsize__
