@@ -243,3 +243,21 @@ def test_memory_endpoints_answer_503_when_profiling_is_disabled(
     response = getattr(client_with_key, method)(f"{API}/{path}")
     assert response.status_code == 503
     assert "disabled" in response.json()["detail"]
+
+
+def test_snapshot_disk_full_is_a_507_and_leaves_no_file(
+    client_with_key, start_profiler, tmp_path, monkeypatch
+):
+    import errno
+    import os
+
+    start_profiler()
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    response = client_with_key.post(f"{API}/snapshot")
+    assert response.status_code == 507
+    assert "disk space" in response.json()["detail"]
+    assert os.listdir(tmp_path / "snapshots") == []

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from profiling.core.errors import NotFoundError, StorageFullError
+from profiling.core.errors import NotFoundError, ProfilingError, StorageFullError
 from profiling.core.memory.compare import compare_snapshots
 from profiling.core.memory.snapshots import FORMAT, SnapshotStore
 
@@ -153,3 +153,16 @@ def test_compare_snapshots_lists_what_grew_by_component_and_type():
         ("app.new", 50, 1),
     ]
     assert [(r["type"], r["count_delta"]) for r in result["types"]] == [("builtins.dict", 3)]
+
+
+def test_store_write_failure_is_a_profiling_error_and_leaves_no_file(tmp_path, monkeypatch):
+    store = SnapshotStore(tmp_path, 5, wall_clock=lambda: 1_800_000_000.0)
+    store.prepare()
+
+    def denied(fd):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", denied)
+    with pytest.raises(ProfilingError, match="Input/output error"):
+        store.write(payload)
+    assert os.listdir(tmp_path) == []

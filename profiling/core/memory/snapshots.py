@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from profiling.core.errors import NotFoundError, StorageFullError
+from profiling.core.errors import NotFoundError, ProfilingError, StorageFullError
 from profiling.core.timefmt import iso_utc
 
 logger = logging.getLogger(__name__)
@@ -195,7 +195,8 @@ class SnapshotStore:
         except OSError as exc:
             if exc.errno in _NO_SPACE:
                 raise StorageFullError("Not enough disk space for the snapshot; nothing was kept.") from exc
-            raise
+            logger.error("could not write snapshot %s", snapshot_id, exc_info=True)
+            raise ProfilingError(f"Could not write the snapshot: {exc.strerror or exc}.") from exc
         finally:
             try:
                 os.unlink(temp)
