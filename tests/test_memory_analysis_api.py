@@ -1,6 +1,8 @@
 """The memory endpoints in the test process: a planted leak named, a flat table not, snapshots, errors."""
 
+import errno
 import json
+import os
 import threading
 import time
 
@@ -248,9 +250,6 @@ def test_memory_endpoints_answer_503_when_profiling_is_disabled(
 def test_snapshot_disk_full_is_a_507_and_leaves_no_file(
     client_with_key, start_profiler, tmp_path, monkeypatch
 ):
-    import errno
-    import os
-
     start_profiler()
 
     def no_space(fd):
