@@ -184,7 +184,7 @@ def type_census(max_types: int = MAX_TYPES, sample: int = TYPE_SAMPLE) -> tuple[
     objects = gc.get_objects()
     total = len(objects)
     counts = Counter(map(type, objects))
-    stride = max(1, total // sample)
+    stride = max(1, -(-total // sample))  # ceil: at most `sample` objects
     sampled_bytes: Counter = Counter()
     sampled_count: Counter = Counter()
     sample_objects = objects[::stride]
