@@ -15,5 +15,7 @@ WorkerFactory = Callable[["ProfilingRuntime"], PeriodicWorker]
 
 def default_worker_factories() -> dict[str, WorkerFactory]:
     """Name -> factory of each extra worker; the runtime builds them when it starts."""
-    factories: dict[str, WorkerFactory] = {}
+    from profiling.core.memory.service import leak_check_worker
+
+    factories: dict[str, WorkerFactory] = {"leak_checks": leak_check_worker}
     return factories

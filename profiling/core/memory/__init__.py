@@ -1,0 +1,1 @@
+"""Memory analysis without Django: container census, leak detection, allocation windows, snapshots."""
