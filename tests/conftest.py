@@ -112,3 +112,13 @@ def daphne_server(tmp_path):
     yield _start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def frozen_rate_window(monkeypatch):
+    """Pin django-ratelimit's clock so a fixed window cannot roll over in the middle of a test."""
+    import types
+
+    import django_ratelimit.core
+
+    monkeypatch.setattr(django_ratelimit.core, "time", types.SimpleNamespace(time=lambda: 1_800_000_000.0))

@@ -217,7 +217,9 @@ def test_memory_endpoints_need_a_key(anon_client, start_profiler, method, path):
     assert "detail" in response.json()
 
 
-def test_leak_detection_is_throttled_on_its_own_scope(client_with_key, start_profiler, settings):
+def test_leak_detection_is_throttled_on_its_own_scope(
+    client_with_key, start_profiler, settings, frozen_rate_window
+):
     start_profiler()
     settings.PROFILING_RATES = {**settings.PROFILING_RATES, "leak_detection": "2/m"}
     codes = [client_with_key.post(f"{API}/leak-detection").status_code for _ in range(3)]

@@ -68,6 +68,6 @@ def test_metrics_have_no_unbounded_labels(client_with_key, profiler):
 
 
 @override_settings(PROFILING_RATES={"default": "2/m", "leak_detection": "1/m", "snapshot": "1/m"})
-def test_metrics_are_throttled_like_other_endpoints(client_with_key, profiler):
+def test_metrics_are_throttled_like_other_endpoints(client_with_key, profiler, frozen_rate_window):
     codes = [client_with_key.get("/metrics").status_code for _ in range(3)]
     assert codes == [200, 200, 429]

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.server
 @pytest.fixture
 def two_servers(daphne_server):
     with fresh_postgres_database() as database_url, fresh_redis() as redis_url:
-        env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "PROFILING_RATE_DEFAULT": "20/m"}
+        env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "PROFILING_RATE_DEFAULT": "20/h"}
         first = daphne_server(env=env)
         second = daphne_server(env=env)
         yield first, second

@@ -4,7 +4,7 @@ import pytest
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_rate_window")]
 
 RATES = {"default": "3/m", "leak_detection": "2/m", "snapshot": "1/m"}
 
@@ -70,12 +70,12 @@ def test_unauthenticated_requests_are_401_not_429(anon_client, profiler):
 
 @pytest.mark.server
 def test_limit_is_exact_under_concurrent_requests(daphne_server):
-    """40 requests at once against a 15/min limit: exactly 15 pass, on a real server."""
+    """40 requests at once against a 15/hour limit: exactly 15 pass, on a real server."""
     from concurrent.futures import ThreadPoolExecutor
 
     import httpx
 
-    server = daphne_server(env={"PROFILING_RATE_DEFAULT": "15/m"})
+    server = daphne_server(env={"PROFILING_RATE_DEFAULT": "15/h"})
     barrier_url = f"{server.base_url}/api/profiling/memory"
     headers = {"X-API-Key": server.api_key}
 
