@@ -262,3 +262,17 @@ def test_snapshot_disk_full_is_a_507_and_leaves_no_file(
     assert response.status_code == 507
     assert "disk space" in response.json()["detail"]
     assert os.listdir(tmp_path / "snapshots") == []
+
+
+def test_staff_session_post_needs_the_csrf_token(staff_user, start_profiler):
+    from rest_framework.test import APIClient
+
+    start_profiler()
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(staff_user)
+    refused = client.post(f"{API}/leak-detection")
+    assert refused.status_code == 403
+    assert "CSRF" in refused.json()["detail"]
+    client.get("/admin/")  # a page with a form (the logout button) sets the CSRF cookie
+    token = client.cookies["csrftoken"].value
+    assert client.post(f"{API}/leak-detection", HTTP_X_CSRFTOKEN=token).status_code == 200
