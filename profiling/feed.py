@@ -1,0 +1,213 @@
+"""The live feed's fan-out: one JSON text per sample or event, handed to every local client.
+
+The sampler thread never touches asyncio or the channel layer: its listener only
+schedules `_publish` on the server's event loop with `call_soon_threadsafe`. There the
+message is serialised once and offered to each subscriber's small bounded queue with
+`put_nowait`, so the cost of a sample is O(clients) and no client can delay another.
+A subscriber whose queue is full misses that message; one that keeps missing them
+(it stopped reading) is disconnected.
+
+Channels' in-memory layer is not used for this: its `receive()` scans every channel,
+so a `group_send` to N consumers costs O(N^2) (SPEC section 5). Publishing to other
+processes and hosts through a Redis group (REDIS_URL) plugs in at `RemotePublisher`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections import deque
+from typing import Protocol
+
+from profiling.core.runtime import ProfilingRuntime
+from profiling.core.samples import Sample
+
+logger = logging.getLogger(__name__)
+
+# Messages a subscriber may have waiting; at one sample a second this is several
+# seconds of slack for a busy client before it starts missing samples.
+QUEUE_SIZE = 16
+# Consecutive messages a subscriber may miss before it is disconnected as stalled.
+MAX_CONSECUTIVE_DROPS = 32
+# Samples sent in the `history` message on connect.
+HISTORY_SAMPLES = 120
+
+
+class Subscriber(Protocol):
+    """A local client of the feed (the websocket consumer)."""
+
+    queue: asyncio.Queue
+
+    def stalled(self) -> None:
+        """Disconnect: the client stopped reading."""
+
+
+class RemotePublisher(Protocol):
+    """Publishes a message to other processes (the Redis channel layer group, with REDIS_URL)."""
+
+    def publish(self, message: dict) -> None:
+        """Hand `message` over without blocking; runs on the event loop."""
+
+
+class LiveFeed:
+    """Fan the runtime's samples and events out to the subscribers of one event loop."""
+
+    def __init__(
+        self,
+        runtime: ProfilingRuntime,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        queue_size: int | None = None,
+        max_consecutive_drops: int | None = None,
+        history_samples: int | None = None,
+        remote: RemotePublisher | None = None,
+    ):
+        self.runtime = runtime
+        self.loop = loop
+        self.queue_size = queue_size or QUEUE_SIZE
+        self.max_consecutive_drops = max_consecutive_drops or MAX_CONSECUTIVE_DROPS
+        self.remote = remote
+        self.pid = os.getpid()
+        self._subscribers: dict[Subscriber, int] = {}  # -> consecutive drops
+        self._recent: deque[dict] = deque(maxlen=history_samples or HISTORY_SAMPLES)
+        self._history_text: str | None = None
+        self._backfilled = False
+        self.sent = 0
+        self.dropped = 0
+        self.disconnected_stalled = 0
+        runtime.add_sample_listener(self._on_sample)
+        runtime.add_event_listener(self._on_event)
+
+    # -- on the sampler thread (or whichever thread publishes an event) ------------------
+
+    def _on_sample(self, sample: Sample) -> None:
+        if self._subscribers or self.remote is not None:
+            self._call_on_loop(self._publish_sample, sample)
+
+    def _on_event(self, message: dict) -> None:
+        if self._subscribers or self.remote is not None:
+            self._call_on_loop(self._publish, message)
+
+    def _call_on_loop(self, callback, argument) -> None:
+        try:
+            self.loop.call_soon_threadsafe(callback, argument)
+        except RuntimeError:  # the loop was closed: this feed is over
+            self.close()
+
+    # -- on the event loop --------------------------------------------------------------
+
+    def _publish_sample(self, sample: Sample) -> None:
+        try:
+            message = self.runtime.sample_message(sample)
+        except Exception:  # stopped or disabled in the meantime
+            logger.debug("no sample message for the feed", exc_info=True)
+            return
+        self._recent.append(message)
+        self._history_text = None
+        self._publish(message)
+
+    def _publish(self, message: dict) -> None:
+        text = json.dumps(message, separators=(",", ":"))
+        self.fan_out(text)
+        if self.remote is not None:
+            try:
+                self.remote.publish(message)
+            except Exception:
+                logger.warning("publishing to the remote group failed", exc_info=True)
+
+    def fan_out(self, text: str) -> None:
+        """Offer `text` to every subscriber without waiting for any of them."""
+        stalled = []
+        for subscriber, drops in self._subscribers.items():
+            try:
+                subscriber.queue.put_nowait(text)
+            except asyncio.QueueFull:
+                self.dropped += 1
+                drops += 1
+                self._subscribers[subscriber] = drops
+                if drops >= self.max_consecutive_drops:
+                    stalled.append(subscriber)
+                continue
+            self.sent += 1
+            if drops:
+                self._subscribers[subscriber] = 0
+        for subscriber in stalled:
+            self.unsubscribe(subscriber)
+            self.disconnected_stalled += 1
+            logger.info("live feed client disconnected: it stopped reading")
+            subscriber.stalled()
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers[subscriber] = 0
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.pop(subscriber, None)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    def new_queue(self) -> asyncio.Queue:
+        return asyncio.Queue(maxsize=self.queue_size)
+
+    def hello_text(self) -> str:
+        runtime = self.runtime
+        return json.dumps(
+            {
+                "type": "hello",
+                "instance": runtime.instance,
+                "interval_secs": runtime.config.memory_interval_secs,
+                "thresholds": runtime.thresholds(),
+            },
+            separators=(",", ":"),
+        )
+
+    def history_text(self) -> str:
+        """The recent samples as one `history` message, built once per new sample."""
+        if not self._backfilled:
+            self._backfill()
+        if self._history_text is None:
+            self._history_text = json.dumps(
+                {"type": "history", "samples": list(self._recent)}, separators=(",", ":")
+            )
+        return self._history_text
+
+    def _backfill(self) -> None:
+        """Fill the recent messages from the sampler's history the first time a client asks."""
+        self._backfilled = True
+        sampler = self.runtime.system_sampler
+        if sampler is None or not self.runtime.running:
+            return
+        known = {m["timestamp"] for m in self._recent}
+        older = []
+        for sample in sampler.history(limit=self._recent.maxlen):
+            message = self.runtime.sample_message(sample)
+            if message["timestamp"] not in known:
+                older.append(message)
+        combined = older + list(self._recent)
+        self._recent.clear()
+        self._recent.extend(combined[-(self._recent.maxlen or len(combined)) :])
+        self._history_text = None
+
+    def close(self) -> None:
+        self.runtime.remove_sample_listener(self._on_sample)
+        self.runtime.remove_event_listener(self._on_event)
+        self._subscribers.clear()
+
+
+_feed: LiveFeed | None = None
+
+
+def feed_for(runtime: ProfilingRuntime) -> LiveFeed:
+    """The feed of this process's runtime on the running loop (a new one if either changed)."""
+    global _feed
+    loop = asyncio.get_running_loop()
+    feed = _feed
+    if feed is not None and feed.runtime is runtime and feed.loop is loop and feed.pid == os.getpid():
+        return feed
+    if feed is not None:
+        feed.close()
+    _feed = LiveFeed(runtime, loop)
+    return _feed
