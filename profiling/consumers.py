@@ -81,6 +81,10 @@ async def handshake_allowed(scope) -> bool:
 class LiveFeedConsumer(AsyncWebsocketConsumer):
     """One websocket client of the live feed: hello, history, then every sample and event."""
 
+    # No channel layer per client: the feed fans out in process (the in-memory layer's
+    # receive() scans every channel). Other processes' messages (REDIS_URL) arrive through
+    # one subscriber per process that hands them to the feed (feed.RemotePublisher).
+    channel_layer_alias = None
     feed = None
     queue: asyncio.Queue | None = None
     sender: asyncio.Task | None = None

@@ -33,6 +33,12 @@ QUEUE_SIZE = 16
 MAX_CONSECUTIVE_DROPS = 32
 # Samples sent in the `history` message on connect.
 HISTORY_SAMPLES = 120
+# Subscribers served between two yields to the loop: Daphne (Twisted) writes to a socket
+# only on the loop's next turn, so yielding lets the first clients' frames leave while
+# the rest are being queued (measured: lower p50 and p99 at 500 clients, bench.live_feed).
+FAN_OUT_CHUNK = 50
+# Messages waiting to be fanned out; the publisher keeps up unless the loop is starved.
+OUTBOX_SIZE = 64
 
 
 class Subscriber(Protocol):
@@ -74,6 +80,8 @@ class LiveFeed:
         self._recent: deque[dict] = deque(maxlen=history_samples or HISTORY_SAMPLES)
         self._history_text: str | None = None
         self._backfilled = False
+        self._outbox: deque[str] = deque(maxlen=OUTBOX_SIZE)
+        self._publisher: asyncio.Task | None = None
         self.sent = 0
         self.dropped = 0
         self.disconnected_stalled = 0
@@ -109,18 +117,32 @@ class LiveFeed:
         self._publish(message)
 
     def _publish(self, message: dict) -> None:
-        text = json.dumps(message, separators=(",", ":"))
-        self.fan_out(text)
+        self._outbox.append(json.dumps(message, separators=(",", ":")))
+        if self._publisher is None or self._publisher.done():
+            self._publisher = self.loop.create_task(self._drain_outbox())
         if self.remote is not None:
             try:
                 self.remote.publish(message)
             except Exception:
                 logger.warning("publishing to the remote group failed", exc_info=True)
 
-    def fan_out(self, text: str) -> None:
-        """Offer `text` to every subscriber without waiting for any of them."""
+    async def _drain_outbox(self) -> None:
+        """Fan each waiting message out, in order, yielding to the loop between chunks."""
+        while self._outbox:
+            text = self._outbox.popleft()
+            subscribers = list(self._subscribers)
+            for start in range(0, len(subscribers), FAN_OUT_CHUNK):
+                if start:
+                    await asyncio.sleep(0)
+                self.fan_out(text, subscribers[start : start + FAN_OUT_CHUNK])
+
+    def fan_out(self, text: str, subscribers: list[Subscriber] | None = None) -> None:
+        """Offer `text` to the subscribers (all by default) without waiting for any of them."""
         stalled = []
-        for subscriber, drops in self._subscribers.items():
+        for subscriber in list(self._subscribers) if subscribers is None else subscribers:
+            drops = self._subscribers.get(subscriber)
+            if drops is None:  # left while the fan-out yielded
+                continue
             try:
                 subscriber.queue.put_nowait(text)
             except asyncio.QueueFull:
@@ -195,6 +217,12 @@ class LiveFeed:
         self.runtime.remove_sample_listener(self._on_sample)
         self.runtime.remove_event_listener(self._on_event)
         self._subscribers.clear()
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None and not publisher.done():
+            try:
+                publisher.cancel()
+            except RuntimeError:  # its loop is closed already
+                pass
 
 
 _feed: LiveFeed | None = None

@@ -205,11 +205,14 @@ async def test_feed_fans_out_each_sample_to_every_client(app, api_key):
     clients = [(await connect(app, [key_header(api_key)]))[0] for _ in range(5)]
     for communicator in clients:
         await receive_type(communicator, "history")
-    firsts = [await receive_type(c, "sample") for c in clients]
-    # Everyone connected before the next sample: the one after it is the same for all.
-    seconds = [await receive_type(c, "sample") for c in clients]
-    nexts = [await receive_type(c, "sample") for c in clients]
-    assert len({json.dumps(m) for m in nexts}) == 1, (firsts, seconds)
+    received = [[await receive_type(c, "sample") for _ in range(6)] for c in clients]
+    # Clients connected one after another; from the last one's first sample on, all
+    # of them got the same messages, each one exactly once.
+    common = max(messages[0]["timestamp"] for messages in received)
+    tails = [[m for m in messages if m["timestamp"] >= common] for messages in received]
+    assert all(len(tail) >= 2 for tail in tails), tails
+    shortest = min(len(tail) for tail in tails)
+    assert all(tail[:shortest] == tails[0][:shortest] for tail in tails)
     for communicator in clients:
         await communicator.disconnect()
 
@@ -327,4 +330,21 @@ async def test_live_feed_resets_drop_count_when_subscriber_catches_up(profiler):
         feed.fan_out(f"extra{n}")
         slow.queue.get_nowait()
     assert not slow.was_stalled and feed.subscriber_count == 1
+    feed.close()
+
+
+async def test_live_feed_fans_out_in_chunks_keeping_order(profiler, monkeypatch):
+    monkeypatch.setattr(feed_module, "FAN_OUT_CHUNK", 2)
+    feed = LiveFeed(profiler, asyncio.get_running_loop())
+    subscribers = [FakeSubscriber(feed) for _ in range(5)]
+    for subscriber in subscribers:
+        feed.subscribe(subscriber)
+    feed._publish({"type": "alert", "n": 1})
+    feed._publish({"type": "alert", "n": 2})
+    feed.unsubscribe(subscribers[-1])  # leaves before the fan-out reaches it
+    await feed._publisher
+    for subscriber in subscribers[:-1]:
+        texts = [subscriber.queue.get_nowait() for _ in range(2)]
+        assert [json.loads(t)["n"] for t in texts] == [1, 2]
+    assert subscribers[-1].queue.empty()
     feed.close()
