@@ -36,6 +36,7 @@
 
   function showInChart(div, nodes) {
     Plotly.purge(div);
+    div.classList.add("empty");
     show(div, nodes);
   }
 
@@ -132,6 +133,11 @@
 
   function memoryLayout() {
     var layout = baseLayout("MB", "virtual MB");
+    // Virtual memory is several times RSS: its own strip below, not a second axis over the thresholds.
+    layout.yaxis.domain = [0.34, 1];
+    layout.yaxis2 = { title: { text: "virtual" }, domain: [0, 0.22], anchor: "x", gridcolor: "#eef1f6", zeroline: false, nticks: 3 };
+    layout.xaxis.anchor = "y2";
+    layout.margin.r = 16;
     if (thresholds) {
       layout.shapes = [
         { type: "line", xref: "paper", x0: 0, x1: 1, yref: "y", y0: thresholds.warning_mb, y1: thresholds.warning_mb, line: { color: COLORS.warn, dash: "dash", width: 1.5 } },
@@ -151,7 +157,7 @@
     Plotly.react($("memory-chart"), [
       line("RSS", COLORS.rss, { x: x, y: series(memoryTraces[0]), fill: "tozeroy", fillcolor: "rgba(37,99,235,.08)" }),
       line("heap (anon)", COLORS.heap, { x: x, y: series(memoryTraces[1]) }),
-      line("virtual (right)", COLORS.virtual, { x: x, y: series(memoryTraces[2]), yaxis: "y2", line: { color: COLORS.virtual, width: 1.5, dash: "dot" } }),
+      line("virtual", COLORS.virtual, { x: x, y: series(memoryTraces[2]), yaxis: "y2", line: { color: COLORS.virtual, width: 1.5, dash: "dot" } }),
     ], memoryLayout(), PLOT_CONFIG);
     var cpuLayout = baseLayout("%", "load");
     Plotly.react($("cpu-chart"), [
@@ -373,6 +379,8 @@
 
   function showFlamegraph(tree) {
     var flat = flatten(tree);
+    var div = $("flamegraph-chart");
+    if (div.classList.contains("empty")) { div.classList.remove("empty"); div.replaceChildren(); }
     Plotly.react($("flamegraph-chart"), [{
       type: "icicle", ids: flat.ids, labels: flat.labels, parents: flat.parents, values: flat.values,
       branchvalues: flat.branchvalues, tiling: { orientation: "v" }, maxdepth: 8, root: { color: "#eef1f6" },

@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from django.urls import resolve
 
 from profiling.views.service import api_not_found
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, MISSING_MESSAGE
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 USERNAME, PASSWORD = "e2e-staff", "e2e-password-not-secret"
 # Endpoints built on other branches; the page asks for them as it loads.
 OTHER_BRANCH_ENDPOINTS = {
@@ -74,10 +65,7 @@ class PageWatch:
 @pytest.fixture
 def browser():
     if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); "
-            "the browser tests never download a browser"
-        )
+        pytest.fail(MISSING_MESSAGE)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
