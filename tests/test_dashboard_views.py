@@ -81,7 +81,9 @@ def test_plotly_bundle_is_served_locally(db):
 
 def test_login_lets_staff_in(staff_user):
     client = Client()
-    response = client.post("/accounts/login/", {"username": "staff", "password": "pw-for-tests-only", "next": "/"})
+    response = client.post(
+        "/accounts/login/", {"username": "staff", "password": "pw-for-tests-only", "next": "/"}
+    )
     assert response.status_code == 302 and response["Location"] == "/"
 
 
@@ -109,8 +111,12 @@ def test_login_attempts_are_rate_limited_per_address(staff_user):
 def test_login_rate_limit_ignores_forwarded_for(staff_user):
     client = Client()
     for n in range(3):
-        client.post("/accounts/login/", {"username": f"u{n}", "password": "x"}, HTTP_X_FORWARDED_FOR=f"10.0.0.{n}")
-    response = client.post("/accounts/login/", {"username": "u9", "password": "x"}, HTTP_X_FORWARDED_FOR="10.9.9.9")
+        client.post(
+            "/accounts/login/", {"username": f"u{n}", "password": "x"}, HTTP_X_FORWARDED_FOR=f"10.0.0.{n}"
+        )
+    response = client.post(
+        "/accounts/login/", {"username": "u9", "password": "x"}, HTTP_X_FORWARDED_FOR="10.9.9.9"
+    )
     assert response.status_code == 429
 
 
