@@ -62,7 +62,11 @@
     return Number(value).toFixed(digits) + (unit || "");
   }
 
-  function mb(bytes) { return bytes === null || bytes === undefined ? "—" : (bytes / 1048576).toFixed(1) + " MB"; }
+  function mb(bytes) {
+    if (bytes === null || bytes === undefined) { return "—"; }
+    if (bytes < 1048576) { return (bytes / 1024).toFixed(bytes < 10240 ? 1 : 0) + " KB"; }
+    return (bytes / 1048576).toFixed(1) + " MB";
+  }
 
   // -- API calls -------------------------------------------------------------------------
 
@@ -282,7 +286,7 @@
         nodes.push(el("p", {}, ["Highest risk: ", el("code", { text: report.highest_risk_component }),
           " · overall growth " + fmt(report.growth_rate_mb_per_hour, 2, " MB/h")]));
       }
-      var head = el("tr", {}, ["component", "severity", "growth MB/h", "size", "allocations", "first seen", "last seen"].map(function (h, i) {
+      var head = el("tr", {}, ["component", "severity", "growth MB/h", "size", "allocations", "seen"].map(function (h, i) {
         return el("th", { "class": i >= 2 && i <= 4 ? "num" : "", text: h });
       }));
       var rows = leaks.map(function (leak) {
@@ -292,8 +296,7 @@
           el("td", { "class": "num", text: fmt(leak.growth_rate_mb_per_hour, 2) }),
           el("td", { "class": "num", text: mb(leak.total_size_bytes) }),
           el("td", { "class": "num", text: leak.allocation_count === null || leak.allocation_count === undefined ? "—" : String(leak.allocation_count) }),
-          el("td", { text: clock(leak.first_seen) }),
-          el("td", { text: clock(leak.last_seen) }),
+          el("td", { "class": "nowrap", text: clock(leak.first_seen) + "–" + clock(leak.last_seen) }),
         ]);
       });
       nodes.push(el("table", {}, [el("thead", {}, [head]), el("tbody", {}, rows)]));
@@ -417,14 +420,15 @@
     Plotly.react($("allocators-chart"), [{
       type: "bar", orientation: "h", x: top.map(function (p) { return p[1] / 1048576; }), y: top.map(function (p) { return p[0]; }),
       marker: { color: COLORS.rss }, hovertemplate: "%{y}<br>%{x:.2f} MB<extra></extra>",
-    }], Object.assign(baseLayout("", ""), { showlegend: false, xaxis: { title: { text: "live MB" }, gridcolor: "#eef1f6" },
+    }], Object.assign(baseLayout("", ""), { showlegend: false, xaxis: { title: { text: "live MB" }, gridcolor: "#eef1f6", type: "linear" },
       yaxis: { automargin: true, tickfont: { size: 11 } }, margin: { l: 8, r: 16, t: 10, b: 40 } }), PLOT_CONFIG);
     var dist = data.size_distribution || {};
     var buckets = [["small_0_1kb", "< 1 KiB"], ["medium_1_100kb", "1–100 KiB"], ["large_100kb_1mb", "100 KiB–1 MiB"], ["huge_1mb_plus", "≥ 1 MiB"]];
     Plotly.react($("size-chart"), [{
       type: "bar", x: buckets.map(function (b) { return b[1]; }), y: buckets.map(function (b) { return dist[b[0]] || 0; }),
       marker: { color: [COLORS.user, COLORS.rss, COLORS.virtual, COLORS.crit] }, hovertemplate: "%{x}: %{y} blocks<extra></extra>",
-    }], Object.assign(baseLayout("live blocks", ""), { showlegend: false, yaxis: { title: { text: "live blocks" }, type: "log", gridcolor: "#eef1f6" },
+    }], Object.assign(baseLayout("live blocks", ""), { showlegend: false, xaxis: { type: "category" },
+      yaxis: { title: { text: "live blocks" }, type: "log", gridcolor: "#eef1f6" },
       margin: { l: 56, r: 16, t: 10, b: 40 } }), PLOT_CONFIG);
   }
 
