@@ -79,7 +79,9 @@ class LiveFeed:
         self._subscribers: dict[Subscriber, int] = {}  # -> consecutive drops
         self._recent: deque[dict] = deque(maxlen=history_samples or HISTORY_SAMPLES)
         self._history_text: str | None = None
-        self._backfilled = False
+        # True while nobody listens: samples are not turned into messages then, so the
+        # history is rebuilt from the sampler's own when a client next asks for it.
+        self._stale = True
         self._outbox: deque[str] = deque(maxlen=OUTBOX_SIZE)
         self._publisher: asyncio.Task | None = None
         self.sent = 0
@@ -93,6 +95,8 @@ class LiveFeed:
     def _on_sample(self, sample: Sample) -> None:
         if self._subscribers or self.remote is not None:
             self._call_on_loop(self._publish_sample, sample)
+        else:
+            self._stale = True
 
     def _on_event(self, message: dict) -> None:
         if self._subscribers or self.remote is not None:
@@ -188,30 +192,24 @@ class LiveFeed:
 
     def history_text(self) -> str:
         """The recent samples as one `history` message, built once per new sample."""
-        if not self._backfilled:
-            self._backfill()
+        if self._stale:
+            self._rebuild_history()
         if self._history_text is None:
             self._history_text = json.dumps(
                 {"type": "history", "samples": list(self._recent)}, separators=(",", ":")
             )
         return self._history_text
 
-    def _backfill(self) -> None:
-        """Fill the recent messages from the sampler's history the first time a client asks."""
-        self._backfilled = True
+    def _rebuild_history(self) -> None:
+        """Rebuild the recent messages from the sampler's history (after nobody listened)."""
+        self._stale = False
+        self._recent.clear()
+        self._history_text = None
         sampler = self.runtime.system_sampler
         if sampler is None or not self.runtime.running:
             return
-        known = {m["timestamp"] for m in self._recent}
-        older = []
         for sample in sampler.history(limit=self._recent.maxlen):
-            message = self.runtime.sample_message(sample)
-            if message["timestamp"] not in known:
-                older.append(message)
-        combined = older + list(self._recent)
-        self._recent.clear()
-        self._recent.extend(combined[-(self._recent.maxlen or len(combined)) :])
-        self._history_text = None
+            self._recent.append(self.runtime.sample_message(sample))
 
     def close(self) -> None:
         self.runtime.remove_sample_listener(self._on_sample)

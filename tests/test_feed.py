@@ -170,6 +170,22 @@ async def test_feed_sends_hello_then_history(app, api_key, profiler):
     await communicator.disconnect()
 
 
+async def test_feed_history_includes_samples_taken_while_nobody_listened(app, api_key, profiler):
+    first, _ = await connect(app, [key_header(api_key)])
+    await receive_type(first, "history")
+    await first.disconnect()
+    seen = len(profiler.system_sampler.history())
+    while len(profiler.system_sampler.history()) < seen + 3:
+        await asyncio.sleep(0.01)
+    latest = profiler.system_sampler.latest()
+    second, _ = await connect(app, [key_header(api_key)])
+    history = await receive_type(second, "history")
+    stamps = [m["timestamp"] for m in history["samples"]]
+    assert profiler.sample_message(latest)["timestamp"] in stamps
+    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+    await second.disconnect()
+
+
 async def test_feed_sends_a_sample_every_interval(app, api_key, profiler):
     communicator, _ = await connect(app, [key_header(api_key)])
     await receive_type(communicator, "history")
