@@ -74,6 +74,7 @@ async def main(url: str, key: str, count: int, warmup: float, secs: float) -> di
         "last_error": state["last_error"],
         "connect_secs": round(connect_secs, 2),
         "window": window,
+        "cpu_secs": round(time.process_time(), 3),
         "lags": lags,
     }
 
