@@ -22,7 +22,7 @@ USERNAME, PASSWORD = "screenshot", "screenshot-password-not-secret"
 
 
 def capture(output: Path, *, seconds: float, width: int, height: int) -> None:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="riptide-screenshot-") as workdir:
         server = DaphneServer(
@@ -55,11 +55,8 @@ def capture(output: Path, *, seconds: float, width: int, height: int) -> None:
                     page.click("#allocations-refresh")
                     page.click("#leak-detection-button")
                     page.click("#snapshot-button")
-                    page.wait_for_function(
-                        "!document.getElementById('leak-detection-button').disabled"
-                        " && !document.getElementById('snapshot-button').disabled",
-                        timeout=30_000,
-                    )
+                    for button in ("#leak-detection-button", "#snapshot-button"):
+                        expect(page.locator(button)).to_be_enabled(timeout=30_000)
                     time.sleep(1.5)
                     page.evaluate("window.scrollTo(0, 0)")  # the sticky bar back on top
                     output.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.urls import resolve
+from playwright.sync_api import expect
 
 from profiling.views.service import api_not_found
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, MISSING_MESSAGE
@@ -107,15 +108,23 @@ def points(page, chart_id: str) -> int:
     return page.evaluate(f"document.getElementById({chart_id!r}).data[0].x.length")
 
 
+def wait_until(condition, what: str, timeout: float = 15.0) -> None:
+    """Poll `condition()` from Python: the page's CSP forbids the eval behind wait_for_function."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.1)
+
+
 def test_dashboard_charts_gain_points_live_and_feed_reconnects_after_restart(browser, server):
     page, watch = log_in(browser, server)
     page.wait_for_selector("#connection-status[data-state=open]")
-    page.wait_for_function("document.getElementById('memory-chart').data[0].x.length >= 2")
+    wait_until(lambda: points(page, "memory-chart") >= 2, "the history in the memory chart")
     before = {chart: points(page, chart) for chart in ("memory-chart", "cpu-chart")}
-    page.wait_for_function(
-        "([m, c]) => document.getElementById('memory-chart').data[0].x.length >= m + 3"
-        " && document.getElementById('cpu-chart').data[0].x.length >= c + 3",
-        arg=[before["memory-chart"], before["cpu-chart"]],
+    wait_until(
+        lambda: all(points(page, chart) >= count + 3 for chart, count in before.items()),
+        "three new points in both charts",
     )
     assert page.get_attribute("#status-badge", "data-status") == "normal"
     rss = page.evaluate("document.getElementById('memory-chart').data[0].y.slice(-1)[0]")
@@ -136,7 +145,7 @@ def test_dashboard_charts_gain_points_live_and_feed_reconnects_after_restart(bro
     page.wait_for_selector("#connection-status[data-state=closed]")
     server.start()
     page.wait_for_selector("#connection-status[data-state=open]", timeout=30_000)
-    page.wait_for_function("document.getElementById('memory-chart').data[0].x.length >= 2")
+    wait_until(lambda: points(page, "memory-chart") >= 2, "the memory chart after the restart")
     # While the server was down the browser logged its refused reconnection attempts.
     refused = [e for e in watch.errors if "/ws/profiling/live/" in e and "ERR_CONNECTION_REFUSED" in e]
     assert refused
@@ -155,7 +164,7 @@ def test_dashboard_buttons_run_leak_detection_and_download_a_snapshot(browser, s
     page.wait_for_selector("#connection-status[data-state=open]")
 
     page.click("#leak-detection-button")
-    page.wait_for_function("!document.getElementById('leak-detection-button').disabled")
+    expect(page.locator("#leak-detection-button")).to_be_enabled(timeout=30_000)
     report = page.inner_text("#leak-report")
     assert "not available" not in report and "failed" not in report, report
     assert "Analysed at" in report
