@@ -23,6 +23,16 @@ run: install
 	$(BIN)/python manage.py ensure_dev_api_key
 	$(BIN)/daphne -b $(HOST) -p $(PORT) riptide_dashboard.asgi:application
 
+# The dashboard with a synthetic crawler inside the server (demo/): hotspots and a slow
+# leak show up within a minute. Prints the demo login once.
+demo: install
+	mkdir -p var
+	$(BIN)/python manage.py migrate --noinput -v 0
+	$(BIN)/python manage.py ensure_dev_api_key
+	$(BIN)/python manage.py ensure_demo_user
+	RIPTIDE_DEMO=true PROFILING_MEMORY_INTERVAL_SECS=1 PROFILING_LEAK_CHECK_INTERVAL_SECS=10 \
+		$(BIN)/daphne -b $(HOST) -p $(PORT) riptide_dashboard.asgi:application
+
 test: install
 	$(BIN)/python -m pytest
 

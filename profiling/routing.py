@@ -1,8 +1,10 @@
-"""The ASGI application: HTTP through Django; the runtime kept running per process."""
+"""The ASGI application: HTTP through Django, the live feed's websocket; the runtime kept running."""
 
 from __future__ import annotations
 
-from channels.routing import ProtocolTypeRouter
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
+from django.urls import path
 
 from profiling.core.runtime import ProfilingRuntime
 
@@ -19,5 +21,14 @@ class EnsureProfilerRunning:
         return await self.app(scope, receive, send)
 
 
+def websocket_application():
+    """The websocket routes, behind the session and auth middleware (the dashboard's login)."""
+    from profiling.consumers import LiveFeedConsumer
+
+    return AuthMiddlewareStack(URLRouter([path("ws/profiling/live/", LiveFeedConsumer.as_asgi())]))
+
+
 def build_application(django_application, profiler: ProfilingRuntime):
-    return EnsureProfilerRunning(ProtocolTypeRouter({"http": django_application}), profiler)
+    return EnsureProfilerRunning(
+        ProtocolTypeRouter({"http": django_application, "websocket": websocket_application()}), profiler
+    )

@@ -21,6 +21,11 @@ from profiling.routing import build_application  # noqa: E402
 profiler = runtime()
 profiler.ensure_running()
 
+if settings.DEMO:  # `make demo`: a synthetic crawler workload inside this server
+    from demo import start_workload
+
+    start_workload()
+
 application = BodySizeLimitMiddleware(
     build_application(django_application, profiler), max_bytes=settings.MAX_REQUEST_BODY_BYTES
 )

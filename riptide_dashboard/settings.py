@@ -169,6 +169,12 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    # Plotly's own plotly.min.js from the installed package, as vendor/plotly/plotly.min.js.
+    "profiling.staticfinders.PlotlyFinder",
+]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -256,6 +262,9 @@ PROFILING = {
     "SNAPSHOT_MAX_COUNT": env.int("PROFILING_SNAPSHOT_MAX_COUNT", 20, minimum=1, maximum=10000),
     "METRICS_PUBLIC": env.bool("PROFILING_METRICS_PUBLIC", False),
 }
+
+# A synthetic crawler workload inside the server (`make demo`), never in production.
+DEMO = env.bool("RIPTIDE_DEMO", False)
 
 # --- Logging ---------------------------------------------------------------------
 

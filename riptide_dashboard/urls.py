@@ -3,9 +3,12 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from profiling.views import service
+from profiling.views import accounts, dashboard, service
 
 urlpatterns = [
+    path("", dashboard.dashboard, name="dashboard"),
+    path("accounts/login/", accounts.LoginView.as_view(), name="login"),
+    path("accounts/logout/", accounts.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/profiling/", include("profiling.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,0 +1,457 @@
+/* riptide profiler dashboard: the live feed into Plotly charts, and the API's views. */
+(function () {
+  "use strict";
+
+  var body = document.body;
+  var FEED_PATH = body.dataset.feedPath;
+  var API = body.dataset.apiRoot;
+  var MAX_POINTS = 600;
+  var BACKOFF_SECS = [1, 2, 4, 8, 15];
+  var CSRF = document.querySelector('meta[name="csrf-token"]').content;
+  var PLOT_CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
+  var FONT = { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12, color: "#1b2333" };
+  var COLORS = { rss: "#2563eb", heap: "#16a34a", virtual: "#9333ea", warn: "#d97706", crit: "#dc2626",
+    usage: "#2563eb", user: "#0ea5e9", system: "#f59e0b", process: "#db2777", load: "#64748b" };
+
+  var thresholds = null;
+
+  // -- helpers ---------------------------------------------------------------------------
+
+  function $(id) { return document.getElementById(id); }
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (name) {
+      if (name === "text") { node.textContent = attrs[name]; } else { node.setAttribute(name, attrs[name]); }
+    });
+    (children || []).forEach(function (child) {
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+    return node;
+  }
+
+  function show(container, nodes) {
+    container.replaceChildren.apply(container, nodes);
+  }
+
+  function showInChart(div, nodes) {
+    Plotly.purge(div);
+    div.classList.add("empty");
+    show(div, nodes);
+  }
+
+  function notice(text, kind) { return el("p", { "class": "notice " + (kind || ""), text: text }); }
+
+  function pad(n, width) { return String(n).padStart(width || 2, "0"); }
+
+  // Plotly wants local wall-clock strings; the API speaks ISO 8601 UTC.
+  function plotDate(iso) {
+    var d = new Date(iso);
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + pad(d.getHours()) +
+      ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds()) + "." + pad(d.getMilliseconds(), 3);
+  }
+
+  function clock(iso) {
+    if (!iso) { return "—"; }
+    var d = new Date(iso);
+    return pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
+  }
+
+  function fmt(value, digits, unit) {
+    if (value === null || value === undefined || Number.isNaN(value)) { return "—"; }
+    return Number(value).toFixed(digits) + (unit || "");
+  }
+
+  function mb(bytes) {
+    if (bytes === null || bytes === undefined) { return "—"; }
+    if (bytes < 1048576) { return (bytes / 1024).toFixed(bytes < 10240 ? 1 : 0) + " KB"; }
+    return (bytes / 1048576).toFixed(1) + " MB";
+  }
+
+  // -- API calls -------------------------------------------------------------------------
+
+  function callApi(method, path) {
+    var headers = { Accept: "application/json" };
+    if (method !== "GET") { headers["X-CSRFToken"] = CSRF; }
+    return fetch(API + path, { method: method, headers: headers, credentials: "same-origin" }).then(function (response) {
+      return response.text().then(function (text) {
+        var data = null;
+        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+        return { status: response.status, ok: response.ok, data: data, retryAfter: response.headers.get("Retry-After") };
+      });
+    });
+  }
+
+  // A sentence for an answer that carries no result: missing endpoint, disabled, limited.
+  function problem(result, what) {
+    if (result.status === 404 || result.status === 405 || result.status === 501) {
+      return notice(what + " is not available on this server yet (HTTP " + result.status + ").", "unavailable");
+    }
+    if (result.status === 503) {
+      var why = result.data && result.data.detail ? result.data.detail : "profiling is disabled or not running";
+      return notice(what + " is unavailable (HTTP 503): " + why, "unavailable");
+    }
+    if (result.status === 429) {
+      return notice("Rate limited: try again in " + (result.retryAfter || "a few") + " s.", "error");
+    }
+    if (result.status === 401 || result.status === 403) {
+      return notice("Not allowed (HTTP " + result.status + "): sign in again.", "error");
+    }
+    var detail = result.data && result.data.detail ? ": " + result.data.detail : "";
+    return notice(what + " failed (HTTP " + result.status + ")" + detail, "error");
+  }
+
+  function failed(container, what) {
+    return function (error) { show(container, [notice(what + " failed: " + error.message, "error")]); };
+  }
+
+  // -- charts ----------------------------------------------------------------------------
+
+  function baseLayout(yTitle, y2Title) {
+    return {
+      font: FONT, margin: { l: 52, r: 56, t: 10, b: 36 }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+      hovermode: "x unified", showlegend: true,
+      legend: { orientation: "h", y: -0.18, x: 0, font: { size: 11.5 } },
+      xaxis: { type: "date", gridcolor: "#eef1f6", linecolor: "#e3e7ef" },
+      yaxis: { title: { text: yTitle }, gridcolor: "#eef1f6", zeroline: false, rangemode: "tozero" },
+      yaxis2: { title: { text: y2Title }, overlaying: "y", side: "right", showgrid: false, zeroline: false, rangemode: "tozero" },
+    };
+  }
+
+  function line(name, color, extra) {
+    return Object.assign({ x: [], y: [], name: name, type: "scatter", mode: "lines", line: { color: color, width: 2 } }, extra || {});
+  }
+
+  var memoryTraces = [
+    function (m) { return m.memory.rss_mb; },
+    function (m) { return m.memory.heap_mb; },
+    function (m) { return m.memory.virtual_mb; },
+  ];
+  var cpuTraces = [
+    function (m) { return m.cpu.cpu_usage_percent; },
+    function (m) { return m.cpu.user_time_percent; },
+    function (m) { return m.cpu.system_time_percent; },
+    function (m) { return m.cpu.process ? m.cpu.process.cpu_percent : null; },
+    function (m) { return m.cpu.load_average ? m.cpu.load_average.one_min : null; },
+  ];
+
+  function memoryLayout() {
+    var layout = baseLayout("MB", "virtual MB");
+    // Virtual memory is several times RSS: its own strip below, not a second axis over the thresholds.
+    layout.yaxis.domain = [0.34, 1];
+    layout.yaxis2 = { title: { text: "virtual" }, domain: [0, 0.22], anchor: "x", gridcolor: "#eef1f6", zeroline: false, nticks: 3 };
+    layout.xaxis.anchor = "y2";
+    layout.margin.r = 16;
+    if (thresholds) {
+      layout.shapes = [
+        { type: "line", xref: "paper", x0: 0, x1: 1, yref: "y", y0: thresholds.warning_mb, y1: thresholds.warning_mb, line: { color: COLORS.warn, dash: "dash", width: 1.5 } },
+        { type: "line", xref: "paper", x0: 0, x1: 1, yref: "y", y0: thresholds.alert_mb, y1: thresholds.alert_mb, line: { color: COLORS.crit, dash: "dash", width: 1.5 } },
+      ];
+      layout.annotations = [
+        { xref: "paper", x: 0.995, xanchor: "right", yref: "y", y: thresholds.warning_mb, yanchor: "top", showarrow: false, text: "warning " + thresholds.warning_mb + " MB", font: { color: COLORS.warn, size: 11 } },
+        { xref: "paper", x: 0.005, xanchor: "left", yref: "y", y: thresholds.alert_mb, yanchor: "bottom", showarrow: false, text: "alert " + thresholds.alert_mb + " MB", font: { color: COLORS.crit, size: 11 } },
+      ];
+    }
+    return layout;
+  }
+
+  function drawCharts(samples) {
+    var x = samples.map(function (m) { return plotDate(m.timestamp); });
+    function series(pick) { return samples.map(pick); }
+    Plotly.react($("memory-chart"), [
+      line("RSS", COLORS.rss, { x: x, y: series(memoryTraces[0]), fill: "tozeroy", fillcolor: "rgba(37,99,235,.08)" }),
+      line("heap (anon)", COLORS.heap, { x: x, y: series(memoryTraces[1]) }),
+      line("virtual", COLORS.virtual, { x: x, y: series(memoryTraces[2]), yaxis: "y2", line: { color: COLORS.virtual, width: 1.5, dash: "dot" } }),
+    ], memoryLayout(), PLOT_CONFIG);
+    var cpuLayout = baseLayout("%", "load");
+    Plotly.react($("cpu-chart"), [
+      line("system usage", COLORS.usage, { x: x, y: series(cpuTraces[0]), fill: "tozeroy", fillcolor: "rgba(37,99,235,.08)" }),
+      line("user", COLORS.user, { x: x, y: series(cpuTraces[1]), line: { color: COLORS.user, width: 1.5 } }),
+      line("system", COLORS.system, { x: x, y: series(cpuTraces[2]), line: { color: COLORS.system, width: 1.5 } }),
+      line("this process", COLORS.process, { x: x, y: series(cpuTraces[3]) }),
+      line("load 1 min (right)", COLORS.load, { x: x, y: series(cpuTraces[4]), yaxis: "y2", line: { color: COLORS.load, width: 1.5, dash: "dot" } }),
+    ], cpuLayout, PLOT_CONFIG);
+  }
+
+  function extendCharts(message) {
+    var t = plotDate(message.timestamp);
+    function extend(div, picks) {
+      Plotly.extendTraces(div, {
+        x: picks.map(function () { return [t]; }),
+        y: picks.map(function (pick) { return [pick(message)]; }),
+      }, picks.map(function (_, i) { return i; }), MAX_POINTS);
+    }
+    extend($("memory-chart"), memoryTraces);
+    extend($("cpu-chart"), cpuTraces);
+  }
+
+  function showLatest(message) {
+    var memory = message.memory, cpu = message.cpu;
+    var badge = $("status-badge");
+    badge.dataset.status = memory.threshold_status;
+    badge.textContent = memory.threshold_status + " · RSS " + fmt(memory.rss_mb, 1, " MB");
+    var growth = memory.growth_rate_mb_per_sec;
+    $("memory-summary").textContent = "RSS " + fmt(memory.rss_mb, 1, " MB") + " · heap " + fmt(memory.heap_mb, 1, " MB") +
+      " · growth " + (growth === null ? "—" : fmt(growth * 60, 2, " MB/min")) + " · " + clock(message.timestamp);
+    $("cpu-summary").textContent = "system " + fmt(cpu.cpu_usage_percent, 1, " %") + " · process " +
+      fmt(cpu.process ? cpu.process.cpu_percent : null, 1, " %") + " · load " +
+      (cpu.load_average ? fmt(cpu.load_average.one_min, 2) : "—");
+  }
+
+  // -- the live feed ---------------------------------------------------------------------
+
+  var socket = null;
+  var attempt = 0;
+  var chartsReady = false;
+
+  function setConnection(state, text) {
+    var indicator = $("connection-status");
+    indicator.dataset.state = state;
+    indicator.querySelector(".text").textContent = text;
+  }
+
+  function connect() {
+    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + window.location.host + FEED_PATH);
+    socket.onopen = function () { attempt = 0; setConnection("open", "live"); };
+    socket.onmessage = function (event) { handle(JSON.parse(event.data)); };
+    socket.onclose = function (event) {
+      var delay = BACKOFF_SECS[Math.min(attempt, BACKOFF_SECS.length - 1)];
+      attempt += 1;
+      var reason = event.code === 4503 ? "profiling off" : "disconnected";
+      setConnection("closed", reason + " · retry in " + delay + " s");
+      window.setTimeout(connect, delay * 1000);
+    };
+  }
+
+  function handle(message) {
+    switch (message.type) {
+      case "hello":
+        thresholds = message.thresholds;
+        $("instance-name").textContent = message.instance;
+        break;
+      case "history":
+        drawCharts(message.samples);
+        chartsReady = true;
+        if (message.samples.length) { showLatest(message.samples[message.samples.length - 1]); }
+        break;
+      case "sample":
+        if (!chartsReady) { drawCharts([]); chartsReady = true; }
+        extendCharts(message);
+        showLatest(message);
+        break;
+      case "alert":
+        addEvent(message.timestamp, "Memory status " + (message.previous_status || "—") + " → " + message.threshold_status +
+          " (RSS " + fmt(message.rss_mb, 1, " MB") + ")");
+        break;
+      case "leak_report":
+        addEvent(message.timestamp, "Leak report: " + ((message.potential_leaks || []).length) + " potential leak(s)" +
+          (message.highest_risk_component ? ", highest risk " + message.highest_risk_component : ""));
+        if (message.potential_leaks) { showLeakReport(message); }
+        break;
+      case "snapshot":
+        addEvent(message.timestamp, "Snapshot " + (message.snapshot_id || "") + " written");
+        if (message.download_url) { showSnapshot(message); }
+        break;
+      case "error":
+        addEvent(null, "Feed: " + message.detail);
+        break;
+      default:
+        break;
+    }
+  }
+
+  var eventCount = 0;
+  function addEvent(timestamp, text) {
+    var list = $("events");
+    if (eventCount === 0) { list.replaceChildren(); }
+    eventCount += 1;
+    list.insertBefore(el("li", {}, [el("time", { text: clock(timestamp || new Date().toISOString()) }), text]), list.firstChild);
+    while (list.children.length > 50) { list.removeChild(list.lastChild); }
+  }
+
+  // -- leak detection --------------------------------------------------------------------
+
+  function list(items) { return el("ul", {}, (items || []).map(function (s) { return el("li", { text: s }); })); }
+
+  function showLeakReport(report) {
+    var nodes = [];
+    var leaks = report.potential_leaks || [];
+    var took = report.analysis_duration_ms !== undefined ? " in " + report.analysis_duration_ms + " ms" : "";
+    nodes.push(el("p", { "class": "muted", text: "Analysed at " + clock(report.timestamp) + took + "." }));
+    if (!leaks.length) {
+      nodes.push(notice("No potential leak found." + (report.note ? " " + report.note : "")));
+    } else {
+      if (report.highest_risk_component) {
+        nodes.push(el("p", {}, ["Highest risk: ", el("code", { text: report.highest_risk_component }),
+          " · overall growth " + fmt(report.growth_rate_mb_per_hour, 2, " MB/h")]));
+      }
+      var head = el("tr", {}, ["component", "severity", "growth MB/h", "size", "allocations", "seen"].map(function (h, i) {
+        return el("th", { "class": i >= 2 && i <= 4 ? "num" : "", text: h });
+      }));
+      var rows = leaks.map(function (leak) {
+        return el("tr", {}, [
+          el("td", {}, [el("code", { text: leak.component })]),
+          el("td", {}, [el("span", { "class": "sev " + leak.severity, text: leak.severity })]),
+          el("td", { "class": "num", text: fmt(leak.growth_rate_mb_per_hour, 2) }),
+          el("td", { "class": "num", text: mb(leak.total_size_bytes) }),
+          el("td", { "class": "num", text: leak.allocation_count === null || leak.allocation_count === undefined ? "—" : String(leak.allocation_count) }),
+          el("td", { "class": "nowrap", text: clock(leak.first_seen) + "–" + clock(leak.last_seen) }),
+        ]);
+      });
+      nodes.push(el("table", {}, [el("thead", {}, [head]), el("tbody", {}, rows)]));
+      if (report.note) { nodes.push(el("p", { "class": "muted", text: report.note })); }
+    }
+    if ((report.suspicious_patterns || []).length) { nodes.push(el("p", { text: "Patterns:" }), list(report.suspicious_patterns)); }
+    if ((report.recommendations || []).length) { nodes.push(el("p", { text: "Recommendations:" }), list(report.recommendations)); }
+    show($("leak-report"), nodes);
+  }
+
+  function runLeakDetection() {
+    var button = $("leak-detection-button");
+    button.disabled = true;
+    show($("leak-report"), [el("p", { "class": "muted", text: "Analysing…" })]);
+    callApi("POST", "leak-detection").then(function (result) {
+      if (result.ok && result.data) { showLeakReport(result.data); } else { show($("leak-report"), [problem(result, "Leak detection")]); }
+    }).catch(failed($("leak-report"), "Leak detection")).finally(function () { button.disabled = false; });
+  }
+
+  // -- snapshots -------------------------------------------------------------------------
+
+  function showSnapshot(snapshot) {
+    var link = el("a", { "class": "download", href: snapshot.download_url, download: (snapshot.snapshot_id || "snapshot") + ".json",
+      id: "snapshot-download", text: "Download " + snapshot.snapshot_id + " (" + mb(snapshot.size_bytes) + ")" });
+    show($("snapshot-result"), [link, el("p", { "class": "muted", text: "Status " + snapshot.status + " · " +
+      clock(snapshot.timestamp) + (snapshot.file_path ? " · " + snapshot.file_path : "") })]);
+  }
+
+  function takeSnapshot() {
+    var button = $("snapshot-button");
+    button.disabled = true;
+    show($("snapshot-result"), [el("p", { "class": "muted", text: "Writing the snapshot…" })]);
+    callApi("POST", "snapshot").then(function (result) {
+      if (result.ok && result.data && result.data.download_url) { showSnapshot(result.data); } else { show($("snapshot-result"), [problem(result, "Snapshots")]); }
+    }).catch(failed($("snapshot-result"), "Snapshot")).finally(function () { button.disabled = false; });
+  }
+
+  // -- bottlenecks -----------------------------------------------------------------------
+
+  var bottlenecksAvailable = true;
+
+  function showHotspots(data) {
+    var hotspots = data.hotspots || [];
+    $("bottlenecks-summary").textContent = (data.total_samples || 0) + " samples · CPU-bound " + fmt(data.cpu_bound_percent, 0, " %") +
+      " · I/O-bound " + fmt(data.io_bound_percent, 0, " %") + " · memory-bound " + fmt(data.memory_bound_percent, 0, " %");
+    if (!hotspots.length) { show($("bottlenecks-table"), [notice("No hotspots yet: nothing busy in the window.")]); return; }
+    var head = el("tr", {}, ["function", "CPU %", "wall %", "calls", "impact"].map(function (h, i) { return el("th", { "class": i ? "num" : "", text: h }); }));
+    var rows = hotspots.map(function (h) {
+      return el("tr", {}, [
+        el("td", {}, [el("code", { text: h.function_name }), el("div", { "class": "muted", text: (h.file_location || "?") + ":" + (h.line_number || "?") })]),
+        el("td", { "class": "num", text: fmt(h.cpu_time_percent, 1) }),
+        el("td", { "class": "num", text: fmt(h.wall_time_percent, 1) }),
+        el("td", { "class": "num", text: h.call_count === null || h.call_count === undefined ? "—" : String(h.call_count) }),
+        el("td", { "class": "num" }, [impactBar(h.impact_score), fmt(h.impact_score, 2)]),
+      ]);
+    });
+    var nodes = [el("table", {}, [el("thead", {}, [head]), el("tbody", {}, rows)])];
+    if ((data.recommendations || []).length) { nodes.push(list(data.recommendations)); }
+    show($("bottlenecks-table"), nodes);
+  }
+
+  // Set through the CSSOM, not a style attribute, so a strict Content-Security-Policy allows it.
+  function impactBar(score) {
+    var bar = el("span", { "class": "impact" });
+    bar.style.width = Math.round(40 * (score || 0)) + "px";
+    return bar;
+  }
+
+  function flatten(tree) {
+    var ids = [], labels = [], parents = [], values = [];
+    var consistent = true;
+    function walk(node, parentId, path) {
+      var id = path + "/" + node.name;
+      ids.push(id); labels.push(node.name); parents.push(parentId); values.push(node.value || 0);
+      var children = node.children || [];
+      var sum = 0;
+      children.forEach(function (child, i) { sum += child.value || 0; walk(child, id, id + "#" + i); });
+      if (sum > (node.value || 0) + 1e-9) { consistent = false; }
+    }
+    walk(tree, "", "");
+    return { ids: ids, labels: labels, parents: parents, values: values, branchvalues: consistent ? "total" : "remainder" };
+  }
+
+  function showFlamegraph(tree) {
+    var flat = flatten(tree);
+    var div = $("flamegraph-chart");
+    if (div.classList.contains("empty")) { div.classList.remove("empty"); div.replaceChildren(); }
+    Plotly.react($("flamegraph-chart"), [{
+      type: "icicle", ids: flat.ids, labels: flat.labels, parents: flat.parents, values: flat.values,
+      branchvalues: flat.branchvalues, tiling: { orientation: "v" }, maxdepth: 8, root: { color: "#eef1f6" },
+      hovertemplate: "%{label}<br>%{value} samples (%{percentRoot:.1%})<extra></extra>",
+      marker: { colorscale: "Blues", reversescale: false, colors: flat.values },
+    }], { font: FONT, margin: { l: 4, r: 4, t: 4, b: 4 }, paper_bgcolor: "rgba(0,0,0,0)" }, PLOT_CONFIG);
+  }
+
+  function loadBottlenecks() {
+    callApi("GET", "bottlenecks").then(function (result) {
+      if (result.ok && result.data) { showHotspots(result.data); return; }
+      bottlenecksAvailable = result.status !== 404;
+      show($("bottlenecks-table"), [problem(result, "Bottleneck analysis")]);
+    }).catch(failed($("bottlenecks-table"), "Bottleneck analysis"));
+    callApi("GET", "flamegraph?format=json").then(function (result) {
+      if (result.ok && result.data && result.data.name !== undefined) { showFlamegraph(result.data); return; }
+      showInChart($("flamegraph-chart"), [problem(result, "The flame graph")]);
+    }).catch(function (error) { showInChart($("flamegraph-chart"), [notice("The flame graph failed: " + error.message, "error")]); });
+  }
+
+  // -- allocations -----------------------------------------------------------------------
+
+  var allocationsAvailable = true;
+
+  function showAllocations(data) {
+    var top = (data.top_allocators || []).slice(0, 12).reverse();
+    $("allocations-charts").hidden = false;
+    var nodes = [];
+    $("allocations-summary").textContent = "efficiency " + fmt(data.efficiency_score, 2) + " · fragmentation " +
+      fmt(data.fragmentation_percent, 1, " %") + " · " + clock(data.timestamp);
+    if (!top.length) { nodes.push(notice(data.note || "No allocation window has completed yet; it is tracing now.")); }
+    if ((data.recommendations || []).length) { nodes.push(list(data.recommendations)); }
+    show($("allocations-message"), nodes);
+    Plotly.react($("allocators-chart"), [{
+      type: "bar", orientation: "h", x: top.map(function (p) { return p[1] / 1048576; }), y: top.map(function (p) { return p[0]; }),
+      marker: { color: COLORS.rss }, hovertemplate: "%{y}<br>%{x:.2f} MB<extra></extra>",
+    }], Object.assign(baseLayout("", ""), { showlegend: false, xaxis: { title: { text: "live MB" }, gridcolor: "#eef1f6", type: "linear" },
+      yaxis: { automargin: true, tickfont: { size: 11 } }, margin: { l: 8, r: 16, t: 10, b: 40 } }), PLOT_CONFIG);
+    var dist = data.size_distribution || {};
+    var buckets = [["small_0_1kb", "< 1 KiB"], ["medium_1_100kb", "1–100 KiB"], ["large_100kb_1mb", "100 KiB–1 MiB"], ["huge_1mb_plus", "≥ 1 MiB"]];
+    Plotly.react($("size-chart"), [{
+      type: "bar", x: buckets.map(function (b) { return b[1]; }), y: buckets.map(function (b) { return dist[b[0]] || 0; }),
+      marker: { color: [COLORS.user, COLORS.rss, COLORS.virtual, COLORS.crit] }, hovertemplate: "%{x}: %{y} blocks<extra></extra>",
+    }], Object.assign(baseLayout("live blocks", ""), { showlegend: false, xaxis: { type: "category" },
+      yaxis: { title: { text: "live blocks" }, type: "log", gridcolor: "#eef1f6" },
+      margin: { l: 56, r: 16, t: 10, b: 40 } }), PLOT_CONFIG);
+  }
+
+  function loadAllocations() {
+    callApi("GET", "allocations").then(function (result) {
+      if (result.ok && result.data) { showAllocations(result.data); return; }
+      allocationsAvailable = result.status !== 404;
+      $("allocations-charts").hidden = true;
+      show($("allocations-message"), [problem(result, "Allocation tracking")]);
+    }).catch(failed($("allocations-message"), "Allocation tracking"));
+  }
+
+  // -- start -----------------------------------------------------------------------------
+
+  $("leak-detection-button").addEventListener("click", runLeakDetection);
+  $("snapshot-button").addEventListener("click", takeSnapshot);
+  $("bottlenecks-refresh").addEventListener("click", loadBottlenecks);
+  $("allocations-refresh").addEventListener("click", loadAllocations);
+  drawCharts([]);
+  connect();
+  loadBottlenecks();
+  loadAllocations();
+  // Bottlenecks are cheap to ask for; allocations start a bounded tracing window, so less often.
+  window.setInterval(function () { if (bottlenecksAvailable && !document.hidden) { loadBottlenecks(); } }, 10000);
+  window.setInterval(function () { if (allocationsAvailable && !document.hidden) { loadAllocations(); } }, 30000);
+})();
