@@ -15,5 +15,11 @@ WorkerFactory = Callable[["ProfilingRuntime"], PeriodicWorker]
 
 def default_worker_factories() -> dict[str, WorkerFactory]:
     """Name -> factory of each extra worker; the runtime builds them when it starts."""
-    factories: dict[str, WorkerFactory] = {}
+    factories: dict[str, WorkerFactory] = {"stacks": _stack_sampler}
     return factories
+
+
+def _stack_sampler(runtime: ProfilingRuntime) -> PeriodicWorker:
+    from profiling.core.stacks.sampler import StackSampler
+
+    return StackSampler(runtime.config.sample_hz, full=runtime.config.full)
