@@ -66,6 +66,15 @@ def is_idle_function(function_name: str) -> bool:
 class CalleeReader:
     """Name the function a frame is calling at instruction offset `lasti` (or None)."""
 
+    _shared: CalleeReader | None = None
+
+    @classmethod
+    def shared(cls) -> CalleeReader:
+        """The process's reader: what a code object calls is the same for every sampler."""
+        if cls._shared is None:
+            cls._shared = cls()
+        return cls._shared
+
     def __init__(self) -> None:
         self._calls: dict[CodeType, dict[int, str]] = {}
 

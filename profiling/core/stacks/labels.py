@@ -6,6 +6,7 @@ import os
 import site
 import sys
 import sysconfig
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import CodeType
@@ -65,6 +66,17 @@ class CodeLabeler:
     to the longest sys.path entry (or the project root) that contains it.
     """
 
+    _shared: CodeLabeler | None = None
+    _shared_lock = threading.Lock()
+
+    @classmethod
+    def shared(cls) -> CodeLabeler:
+        """The process's labeler: code objects and files are the same for every sampler."""
+        with cls._shared_lock:
+            if cls._shared is None:
+                cls._shared = cls()
+            return cls._shared
+
     def __init__(
         self,
         *,
@@ -83,6 +95,7 @@ class CodeLabeler:
         self._ids: dict[FrameLabel, int] = {}
         self.labels: list[FrameLabel] = []
         self._files: dict[str, tuple[str, bool]] = {}
+        self._intern_lock = threading.Lock()
         for fixed in (OVERFLOW_LABEL, OTHER_STACKS_LABEL, TRUNCATED_LABEL):
             self._intern(fixed)
 
@@ -103,6 +116,10 @@ class CodeLabeler:
 
     def is_app(self, label_id: int) -> bool:
         return self.labels[label_id].is_app
+
+    def cached_id(self, code: CodeType) -> int | None:
+        """The id of an already labelled code object, else None (no globals needed)."""
+        return self._by_code.get(code)
 
     def label_id(self, code: CodeType, module: str | None) -> int:
         """The id of a code object's label (`module` is its frame's `__name__`)."""
@@ -149,11 +166,15 @@ class CodeLabeler:
         found = self._ids.get(label)
         if found is not None:
             return found
-        if len(self.labels) >= MAX_LABELS:
-            return self._ids[OVERFLOW_LABEL]
-        self._ids[label] = len(self.labels)
-        self.labels.append(label)
-        return self._ids[label]
+        with self._intern_lock:
+            found = self._ids.get(label)
+            if found is not None:
+                return found
+            if len(self.labels) >= MAX_LABELS:
+                return self._ids[OVERFLOW_LABEL]
+            self.labels.append(label)
+            self._ids[label] = len(self.labels) - 1
+            return self._ids[label]
 
 
 def _module_from_location(location: str) -> str:

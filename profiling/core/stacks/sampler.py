@@ -40,6 +40,9 @@ class _ThreadState:
         "stack",
         "idle",
         "attributed",
+        "chain",
+        "ids",
+        "positions",
     )
 
     def __init__(self, thread: threading.Thread | None, excluded: bool):
@@ -54,6 +57,11 @@ class _ThreadState:
         self.stack: Stack = ()
         self.idle = False
         self.attributed: FrameType | None = None
+        # The last walked stack, innermost first, and each frame's position by id
+        # (the frames are held, so their ids cannot be reused meanwhile).
+        self.chain: list[FrameType] = []
+        self.ids: list[int] = []
+        self.positions: dict[int, int] = {}
 
 
 class StackSampler(PeriodicWorker):
@@ -90,12 +98,12 @@ class StackSampler(PeriodicWorker):
         self._cpu_clock = ThreadCpuClock()
         self._thread_cpu = thread_cpu or self._cpu_clock.read
         self.cpu_clock_available = thread_cpu is not None or self._cpu_clock.available
-        self.labeler = labeler or CodeLabeler()
+        self.labeler = labeler or CodeLabeler.shared()
         self.store = store or StackStore(
             max_window_secs=max_window_secs, other_stack=(self.labeler.other_stacks_id,)
         )
         self.gc_timer = gc_timer or GcTimer()
-        self._callees = CalleeReader()
+        self._callees = CalleeReader.shared()
         self._states: dict[int, _ThreadState] = {}
         self._app_index: dict[Stack, int] = {}
         self._idle_labels: dict[int, bool] = {}
@@ -169,19 +177,34 @@ class StackSampler(PeriodicWorker):
         if frame is state.leaf:  # the same call is still running: same stack
             if frame.f_lasti != state.lasti:
                 state.lasti = frame.f_lasti
-                state.idle = self._is_idle(state.stack, frame)
+                state.idle = self._is_idle(state.stack, frame, cpu_delta < 0.5 * wall)
             return (state.stack, state.idle, 1, cpu_delta, wall, None, None)
+        # Walk out from the leaf until a frame the last sample already walked: the
+        # rest of the stack is unchanged, and its labels are reused.
+        previous, previous_ids, previous_at = state.chain, state.ids, state.positions
         chain: list[FrameType] = []
         ids: list[int] = []
-        label_id = self.labeler.label_id
+        by_code = self.labeler.cached_id
         current: FrameType | None = frame
-        while current is not None and len(chain) < MAX_DEPTH:
+        while current is not None:
+            at = previous_at.get(id(current))
+            if at is not None and previous[at] is current:
+                chain.extend(previous[at:])
+                ids.extend(previous_ids[at:])
+                break
+            if len(chain) >= MAX_DEPTH:
+                ids.append(self.labeler.truncated_id)
+                break
             chain.append(current)
-            ids.append(label_id(current.f_code, current.f_globals.get("__name__")))
+            code = current.f_code
+            label = by_code(code)
+            if label is None:
+                label = self.labeler.label_id(code, current.f_globals.get("__name__"))
+            ids.append(label)
             current = current.f_back
-        if current is not None:
-            ids.append(self.labeler.truncated_id)
-        ids.reverse()
+        state.chain, state.ids = chain, ids
+        state.positions = {id(f): i for i, f in enumerate(chain)}
+        ids = ids[::-1]
         stack = self.store.intern(tuple(ids))
         position = self._attributed_position(stack)
         # chain is innermost first; stack is outermost first
@@ -190,7 +213,7 @@ class StackSampler(PeriodicWorker):
             new_attributed = stack[position]
         new_leaf = stack[-1]
         state.leaf, state.lasti, state.stack, state.attributed = frame, frame.f_lasti, stack, attributed
-        state.idle = self._is_idle(stack, frame)
+        state.idle = self._is_idle(stack, frame, cpu_delta < 0.5 * wall)
         return (stack, state.idle, 1, cpu_delta, wall, new_attributed, new_leaf)
 
     def _attributed_position(self, stack: Stack) -> int:
@@ -209,12 +232,15 @@ class StackSampler(PeriodicWorker):
         self._app_index[stack] = position
         return position
 
-    def _is_idle(self, stack: Stack, frame: FrameType) -> bool:
+    def _is_idle(self, stack: Stack, frame: FrameType, mostly_off_cpu: bool) -> bool:
+        """A known wait function at the leaf, or a thread mostly off the CPU in a blocking call."""
         leaf = stack[-1]
         idle = self._idle_labels.get(leaf)
         if idle is None:
             idle = self._idle_labels[leaf] = is_idle_function(self.labeler.label(leaf).function_name)
-        return idle or self._callees.is_idle_call(frame.f_code, frame.f_lasti)
+        # Reading the callee costs a disassembly per new code object: only for threads
+        # that barely ran, which are the only ones a blocking call can explain.
+        return idle or (mostly_off_cpu and self._callees.is_idle_call(frame.f_code, frame.f_lasti))
 
     def _record(self, now: float, records: list[tuple]) -> None:
         gc_secs = self.gc_timer.take()
