@@ -117,7 +117,7 @@ def bottlenecks_report(
     hotspots = hotspots[:limit]
     split = bound_split(totals)
     notes = []
-    if exact is None:
+    if exact_note or exact is None:
         notes.append(exact_note or SAMPLED_CALLS_NOTE)
     if split is None:
         notes.append("No busy samples in this window: every sampled thread was idle.")

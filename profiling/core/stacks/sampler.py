@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from types import FrameType
 
 from profiling.core.periodic import PeriodicWorker
+from profiling.core.stacks.exact import ExactCallCounter, all_threads_installer
 from profiling.core.stacks.gctime import GcTimer
 from profiling.core.stacks.idle import CalleeReader, is_idle_function
 from profiling.core.stacks.labels import CodeLabeler
@@ -109,7 +110,8 @@ class StackSampler(PeriodicWorker):
         self._idle_labels: dict[int, bool] = {}
         # A thread not sampled for longer than this (a stalled sampler) is re-based.
         self.max_gap_secs = max(1.0, 5.0 / sample_hz)
-        self.exact = None  # an ExactCallCounter when full profiling is on
+        # Exact call counts over bounded windows, only with full profiling.
+        self.exact = ExactCallCounter(self.labeler, installer=all_threads_installer()) if full else None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -130,6 +132,8 @@ class StackSampler(PeriodicWorker):
         return self._clock()
 
     def tick(self) -> None:
+        if self.exact is not None:
+            self.exact.poll()
         self.sample(self._clock())
 
     def sample(self, now: float) -> None:

@@ -47,7 +47,7 @@ def bottlenecks(
     totals = sampler.store.window(sampler.now(), window)
     exact, exact_note = (None, None)
     if sampler.exact is not None:
-        exact, exact_note = sampler.exact.results(scope)
+        exact, exact_note = sampler.exact.results()
     return bottlenecks_report(
         totals,
         sampler.labeler,
