@@ -165,3 +165,25 @@ def test_bottlenecks_idle_server_lists_no_wait(daphne_server):
         assert flame.status_code == 200
         assert flame.headers["content-type"].startswith("text/plain")
         assert "selectors" not in flame.text
+
+
+@pytest.mark.server
+def test_bottlenecks_server_names_the_function_burning_cpu(tmp_path):
+    from tests.servers import DaphneServer
+
+    server = DaphneServer(
+        tmp_path / "burn", env={"PROFILING_SAMPLE_HZ": "200"}, application="tests.burn_asgi:application"
+    )
+    with server:
+        time.sleep(1.5)
+        with server.client() as client:
+            body = client.get("/api/profiling/bottlenecks?window=10").json()
+            collapsed = client.get("/api/profiling/flamegraph?window=10&format=collapsed").text
+    top = body["hotspots"][0]
+    assert (top["function_name"], top["file_location"], top["line_number"]) == (
+        f"{MODULE}.burn_cpu",
+        "tests/stacks_workload.py",
+        burn_cpu.__code__.co_firstlineno,
+    )
+    assert top["cpu_time_percent"] >= 50.0
+    assert any(line.rsplit(" ", 1)[0].endswith(f"{MODULE}.burn_cpu") for line in collapsed.splitlines())
