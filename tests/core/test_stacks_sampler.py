@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from profiling.core.stacks.report import bottlenecks_report, bound_split
-from tests.core.stackfakes import Driver, call_offset, stack_of
+from tests.core.stackfakes import Driver, FakeFrame, call_offset, stack_of
 
 
 def handler():
@@ -222,3 +222,25 @@ def test_stack_sampler_real_thread_is_sampled_on_cpu():
     totals = sampler.store.window(sampler.now(), 10)
     spin = [s for s in totals.stacks if sampler.labeler.label(s[-1]).function_name.endswith("burn_cpu")]
     assert spin and totals.stacks[spin[0]].cpu_secs > 0.05
+
+
+def test_stack_sampler_caps_deep_stacks_even_when_reusing_the_outer_part():
+    from profiling.core.stacks.sampler import MAX_DEPTH
+
+    driver = Driver()
+    outer = stack_of(*([render] * 100))
+    driver.frames = {1: outer}
+    driver.cpu[1] = 0.0
+    driver.sample(1.0)
+    driver.cpu[1] = 0.1
+    driver.sample(1.1)  # walks 100 frames
+    inner = outer
+    for _ in range(100):  # 100 deeper frames on top of the same outer ones
+        inner = FakeFrame(render.__code__, __name__, inner)
+    driver.frames = {1: inner}
+    driver.cpu[1] = 0.2
+    driver.sample(1.2)
+    stacks = list(driver.totals().stacks)
+    deepest = max(stacks, key=len)
+    assert len(deepest) == MAX_DEPTH + 1
+    assert driver.sampler.labeler.label(deepest[0]).function_name == "[truncated]"

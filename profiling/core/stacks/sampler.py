@@ -25,7 +25,8 @@ CpuSource = Callable[[int], "float | None"]
 
 
 def _active_threads() -> Mapping[int, threading.Thread]:
-    return threading._active  # type: ignore[attr-defined]  # read-only view, no copy
+    # threading's own registry, read without a copy (enumerate() would copy it each tick).
+    return getattr(threading, "_active", {})
 
 
 class _ThreadState:
@@ -206,6 +207,9 @@ class StackSampler(PeriodicWorker):
                 label = self.labeler.label_id(code, current.f_globals.get("__name__"))
             ids.append(label)
             current = current.f_back
+        if len(chain) > MAX_DEPTH:  # a reused outer part made it deeper than the cap
+            del chain[MAX_DEPTH:]
+            ids = ids[:MAX_DEPTH] + [self.labeler.truncated_id]
         state.chain, state.ids = chain, ids
         state.positions = {id(f): i for i, f in enumerate(chain)}
         ids = ids[::-1]
