@@ -5,12 +5,16 @@ through the whole handler and middleware stack (django.test.Client on /healthz).
 Each round times the same work with nothing profiling, with the default profile
 (a ProfilingRuntime with the default workers: memory/CPU sampler and the stack
 sampler at the default PROFILING_SAMPLE_HZ), and with the stack sampler at 2x and
-5x that rate; the order rotates every round. Ratios are on-time / off-time of the
-same round (1.010 = 1 % slower), reported as the median with min and max.
+5x that rate; the order rotates every round. The headline is the ratio of the best
+process-CPU times over the rounds (1.010 = 1 % more CPU for the same work): other
+processes on a shared machine only ever add time, so minima resist them best. The
+detail gives the per-round paired ratios (median, min, max) of CPU and wall time, and
+the sampler thread's own CPU per sample (its per-thread CPU clock).
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import time
@@ -79,6 +83,7 @@ def _measure(
     for round_index in range(rounds):
         shift = round_index % len(configs)
         for name, hz in configs[shift:] + configs[:shift]:
+            gc.collect()  # each segment starts from the same garbage, not mid-way to a full collection
             runtime = _runtime(hz) if hz else None
             if runtime is not None:
                 runtime.ensure_running()
@@ -95,11 +100,17 @@ def _measure(
                 if sampler.tick_count:
                     per_sample_us[name].append(1e6 * sampler.cpu_seconds / sampler.tick_count)
 
-    def ratios(measured: dict[str, list[float]]) -> dict[str, list[float]]:
-        off = measured[configs[0][0]]
-        return {name: [t / o for t, o in zip(values, off, strict=True)] for name, values in measured.items()}
+    return times, cpu_times, per_sample_us
 
-    return ratios(times), ratios(cpu_times), per_sample_us
+
+def _paired(measured: dict[str, list[float]], name: str, off: str) -> list[float]:
+    """Per-round ratios of a config's time to the same round's time with nothing on."""
+    return [t / o for t, o in zip(measured[name], measured[off], strict=True)]
+
+
+def _best(measured: dict[str, list[float]], name: str, off: str) -> float:
+    """Ratio of best times: other processes only ever slow a run down, so minima resist them."""
+    return min(measured[name]) / min(measured[off])
 
 
 def run(quick: bool = False) -> list[Row]:
@@ -110,6 +121,7 @@ def run(quick: bool = False) -> list[Row]:
     seconds = 0.2 if quick else 0.4
     configs: list[tuple[str, float | None]] = [
         ("off", None),
+        ("off again (A/A control: the noise floor)", None),
         (f"default profile ({DEFAULT_HZ:g} Hz)", DEFAULT_HZ),
         (f"stack sampler at 2x ({2 * DEFAULT_HZ:g} Hz)", 2 * DEFAULT_HZ),
         (f"stack sampler at 5x ({5 * DEFAULT_HZ:g} Hz)", 5 * DEFAULT_HZ),
@@ -137,20 +149,26 @@ def _rows(
     rows = []
     iterations = _calibrate(work, seconds)
     wall, cpu, per_sample = _measure(work, iterations, configs, rounds)
-    for index, (name, hz) in enumerate(configs[1:]):
-        med = median_and_spread(cpu[name])[0]
+    off = configs[0][0]
+    for name, hz in configs[1:]:
+        best = _best(cpu, name, off)
         cost = median_and_spread(per_sample.get(name) or [0.0])[0]
-        is_default = index == 0
+        is_default = hz == DEFAULT_HZ
         rows.append(
             Row(
                 name=f"stack sampler overhead, {label}: {name}",
-                value=f"process CPU ratio {fmt_ratio(cpu[name])}",
+                value=f"process CPU, best-of-{rounds} ratio {best:.3f}",
                 bar=f"< {BUDGET:.2f}" if is_default else "",
-                ok=(med < BUDGET) if is_default else None,
+                ok=(best < BUDGET) if is_default else None,
                 detail=(
-                    f"wall time ratio {fmt_ratio(wall[name])}; sampler thread {cost:.0f} us CPU/sample "
-                    f"({cost * (hz or 0) / 1e4:.2f} % of a core); "
-                    f"{iterations} iterations of ~{seconds:g} s, {rounds} interleaved rounds"
+                    f"paired CPU ratios {fmt_ratio(_paired(cpu, name, off))}; "
+                    f"wall best-of ratio {_best(wall, name, off):.3f}, paired {fmt_ratio(_paired(wall, name, off))}; "
+                    + (
+                        f"sampler thread {cost:.0f} us CPU/sample ({cost * hz / 1e4:.2f} % of a core); "
+                        if hz
+                        else ""
+                    )
+                    + f"{iterations} iterations of ~{seconds:g} s, {rounds} interleaved rounds"
                 ),
             )
         )
