@@ -202,3 +202,21 @@ def test_gc_timer_measures_collections_and_uninstalls():
     finally:
         timer.uninstall()
     assert gctime._on_gc not in gc.callbacks
+
+
+def test_stack_store_window_reuses_closed_buckets_and_reads_the_open_one_fresh():
+    store = StackStore(bucket_secs=1.0, max_window_secs=10.0)
+
+    def add(at):
+        with store.lock:
+            store.add_busy(store.bucket_at(at), (1,), 0.1, 0.1)
+
+    add(0.5)
+    add(1.5)
+    assert store.window(1.6, 10.0).busy_samples == 2
+    add(1.7)  # the open bucket changed
+    assert store.window(1.8, 10.0).busy_samples == 3
+    add(2.1)  # bucket 1 closed, bucket 2 open
+    totals = store.window(2.2, 10.0)
+    assert totals.busy_samples == 4 and totals.stacks[(1,)].samples == 4
+    assert store.window(2.3, 10.0).stacks[(1,)].samples == 4  # the cached part is not mutated

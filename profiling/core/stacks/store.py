@@ -44,17 +44,38 @@ class Bucket:
 class Totals:
     """A window's buckets merged."""
 
-    stacks: dict[Stack, StackStats]
-    app_calls: dict[int, int]
-    leaf_calls: dict[int, int]
-    busy_samples: int
-    idle_samples: int
-    unmeasured_samples: int
-    cpu_secs: float
-    wall_secs: float
-    gc_secs: float
-    ticks: int
-    span_secs: float
+    stacks: dict[Stack, StackStats] = field(default_factory=dict)
+    app_calls: dict[int, int] = field(default_factory=dict)
+    leaf_calls: dict[int, int] = field(default_factory=dict)
+    busy_samples: int = 0
+    idle_samples: int = 0
+    unmeasured_samples: int = 0
+    cpu_secs: float = 0.0
+    wall_secs: float = 0.0
+    gc_secs: float = 0.0
+    ticks: int = 0
+    span_secs: float = 0.0
+
+    def add(self, bucket: Bucket | Totals) -> None:
+        """Add a bucket's (or other totals') figures to these."""
+        stacks = self.stacks
+        for stack, stats in bucket.stacks.items():
+            merged = stacks.get(stack)
+            if merged is None:
+                merged = stacks[stack] = StackStats()
+            merged.samples += stats.samples
+            merged.cpu_secs += stats.cpu_secs
+            merged.wall_secs += stats.wall_secs
+        for mine, theirs in ((self.app_calls, bucket.app_calls), (self.leaf_calls, bucket.leaf_calls)):
+            for label, count in theirs.items():
+                mine[label] = mine.get(label, 0) + count
+        self.busy_samples += bucket.busy_samples
+        self.idle_samples += bucket.idle_samples
+        self.unmeasured_samples += bucket.unmeasured_samples
+        self.cpu_secs += bucket.cpu_secs
+        self.wall_secs += bucket.wall_secs
+        self.gc_secs += bucket.gc_secs
+        self.ticks += bucket.ticks
 
 
 class StackStore:
@@ -82,6 +103,7 @@ class StackStore:
         self.lock = threading.Lock()
         self._buckets: deque[Bucket] = deque(maxlen=math.ceil(max_window_secs / bucket_secs) + 1)
         self._interned: dict[Stack, Stack] = {}
+        self._closed_cache: tuple[tuple, Totals] | None = None
 
     def intern(self, stack: Stack) -> Stack:
         """The one shared tuple for this stack, so buckets do not each hold a copy."""
@@ -122,50 +144,30 @@ class StackStore:
         bucket.wall_secs += wall_secs
 
     def window(self, now: float, window_secs: float) -> Totals:
-        """Merge the buckets that overlap the last `window_secs` seconds before `now`."""
-        first = math.floor((now - window_secs) / self.bucket_secs)
-        if (now - window_secs) / self.bucket_secs > first:
-            first += 1  # only buckets wholly inside the window, plus the current one
-        stacks: dict[Stack, StackStats] = {}
-        app_calls: dict[int, int] = {}
-        leaf_calls: dict[int, int] = {}
-        busy = idle = unmeasured = ticks = 0
-        cpu = wall = gc_secs = 0.0
-        oldest: int | None = None
+        """Merge the buckets that started within the last `window_secs` seconds before `now`.
+
+        Only the newest bucket is still being written; the older ones never change, so
+        their merge is cached and reused until a bucket closes or the window moves.
+        """
+        first = math.ceil((now - window_secs) / self.bucket_secs)
         with self.lock:
-            for bucket in reversed(self._buckets):
-                if bucket.index < first:
-                    break
-                oldest = bucket.index
-                for stack, stats in bucket.stacks.items():
-                    merged = stacks.get(stack)
-                    if merged is None:
-                        merged = stacks[stack] = StackStats()
-                    merged.samples += stats.samples
-                    merged.cpu_secs += stats.cpu_secs
-                    merged.wall_secs += stats.wall_secs
-                for label, count in bucket.app_calls.items():
-                    app_calls[label] = app_calls.get(label, 0) + count
-                for label, count in bucket.leaf_calls.items():
-                    leaf_calls[label] = leaf_calls.get(label, 0) + count
-                busy += bucket.busy_samples
-                idle += bucket.idle_samples
-                unmeasured += bucket.unmeasured_samples
-                cpu += bucket.cpu_secs
-                wall += bucket.wall_secs
-                gc_secs += bucket.gc_secs
-                ticks += bucket.ticks
-        span = 0.0 if oldest is None else max(0.0, now - oldest * self.bucket_secs)
-        return Totals(
-            stacks,
-            app_calls,
-            leaf_calls,
-            busy,
-            idle,
-            unmeasured,
-            cpu,
-            wall,
-            gc_secs,
-            ticks,
-            min(span, window_secs),
-        )
+            buckets = [b for b in self._buckets if b.index >= first]
+            newest = Totals()
+            if buckets:
+                newest.add(buckets[-1])
+        closed = buckets[:-1]
+        key = (first, closed[-1].index if closed else None, len(closed))
+        cached = self._closed_cache
+        if cached is not None and cached[0] == key:
+            base = cached[1]
+        else:
+            base = Totals()
+            for bucket in closed:
+                base.add(bucket)
+            self._closed_cache = (key, base)
+        result = Totals()
+        result.add(base)
+        result.add(newest)
+        span = max(0.0, now - buckets[0].index * self.bucket_secs) if buckets else 0.0
+        result.span_secs = min(span, window_secs)
+        return result
