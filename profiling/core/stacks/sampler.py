@@ -109,7 +109,7 @@ class StackSampler(PeriodicWorker):
         self._states: dict[int, _ThreadState] = {}
         self._app_index: dict[Stack, int] = {}
         self._idle_labels: dict[int, bool] = {}
-        # A thread not sampled for longer than this (a stalled sampler) is re-based.
+        # One sample stands for at most this long (after a stall of the sampler).
         self.max_gap_secs = max(1.0, 5.0 / sample_hz)
         # Exact call counts over bounded windows, only with full profiling.
         self.exact = ExactCallCounter(self.labeler, installer=all_threads_installer()) if full else None
@@ -165,7 +165,7 @@ class StackSampler(PeriodicWorker):
             if wall > self.max_gap_secs:
                 wall = self.max_gap_secs
             if cpu is None or last_cpu is None:
-                records.append((None, False, 0, 0.0, wall, None, None))
+                records.append((None, False, 0.0, wall, None, None))
                 continue
             cpu_delta = min(max(cpu - last_cpu, 0.0), wall)
             records.append(self._observe(state, frame, cpu_delta, wall))
@@ -177,13 +177,13 @@ class StackSampler(PeriodicWorker):
         self._record(now, records)
 
     def _observe(self, state: _ThreadState, frame: FrameType, cpu_delta: float, wall: float) -> tuple:
-        """Classify one thread's sample: (stack, idle, ..., new call labels)."""
+        """One thread's sample: (stack, idle, cpu secs, wall secs, label of a new attributed call, of a new leaf call)."""
         new_attributed = new_leaf = None
         if frame is state.leaf:  # the same call is still running: same stack
             if frame.f_lasti != state.lasti:
                 state.lasti = frame.f_lasti
                 state.idle = self._is_idle(state.stack, frame, cpu_delta < 0.5 * wall)
-            return (state.stack, state.idle, 1, cpu_delta, wall, None, None)
+            return (state.stack, state.idle, cpu_delta, wall, None, None)
         # Walk out from the leaf until a frame the last sample already walked: the
         # rest of the stack is unchanged, and its labels are reused.
         previous, previous_ids, previous_at = state.chain, state.ids, state.positions
@@ -222,7 +222,7 @@ class StackSampler(PeriodicWorker):
         new_leaf = stack[-1]
         state.leaf, state.lasti, state.stack, state.attributed = frame, frame.f_lasti, stack, attributed
         state.idle = self._is_idle(stack, frame, cpu_delta < 0.5 * wall)
-        return (stack, state.idle, 1, cpu_delta, wall, new_attributed, new_leaf)
+        return (stack, state.idle, cpu_delta, wall, new_attributed, new_leaf)
 
     def _attributed_position(self, stack: Stack) -> int:
         """Index in `stack` of its innermost application frame, else of its leaf."""
@@ -257,7 +257,7 @@ class StackSampler(PeriodicWorker):
             bucket = store.bucket_at(now)
             bucket.ticks += 1
             bucket.gc_secs += gc_secs
-            for stack, idle, _, cpu_delta, wall, new_attributed, new_leaf in records:
+            for stack, idle, cpu_delta, wall, new_attributed, new_leaf in records:
                 if stack is None:
                     bucket.unmeasured_samples += 1
                 elif idle:
