@@ -244,3 +244,23 @@ def test_stack_sampler_caps_deep_stacks_even_when_reusing_the_outer_part():
     deepest = max(stacks, key=len)
     assert len(deepest) == MAX_DEPTH + 1
     assert driver.sampler.labeler.label(deepest[0]).function_name == "[truncated]"
+
+
+def test_stack_sampler_keeps_no_frame_alive_between_ticks():
+    """Dropping the last reference to a returned frame runs its locals' finalizers: never on the sampler."""
+    import weakref
+
+    driver = Driver()
+    leaf = stack_of(threading.Thread.run, handler, render)
+    refs = [weakref.ref(leaf), weakref.ref(leaf.f_back), weakref.ref(leaf.f_back.f_back)]
+    driver.frames = {1: leaf}
+    driver.cpu[1] = 0.0
+    driver.sample(1.0)
+    driver.cpu[1] = 0.1
+    driver.sample(1.1)
+    driver.frames = {1: stack_of(threading.Thread.run, render)}  # the thread moved on
+    del leaf
+    assert [ref() for ref in refs] == [None, None, None]
+    driver.cpu[1] = 0.2
+    driver.sample(1.2)
+    assert report(driver)["hotspots"][0]["function_name"] == f"{__name__}.render"

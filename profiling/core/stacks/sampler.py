@@ -6,7 +6,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from types import FrameType
+from types import CodeType, FrameType
 
 from profiling.core.periodic import PeriodicWorker
 from profiling.core.stacks.exact import ExactCallCounter, all_threads_installer
@@ -29,6 +29,20 @@ def _active_threads() -> Mapping[int, threading.Thread]:
     return getattr(threading, "_active", {})
 
 
+def _same_caller(frame: FrameType, at: int, ids: list[int], codes: list[CodeType], labels: list[int]) -> bool:
+    """Whether a frame found at position `at` of the last walk still has that walk's caller.
+
+    A running frame's id is unique, but a returned one's may be reused by a new frame:
+    checking the caller too (frames return innermost first, so a live caller with the
+    same id is the same frame) makes a stale match need two reused ids with the same
+    two code objects, i.e. the same function called from the same place.
+    """
+    back = frame.f_back
+    if at + 1 < len(ids):
+        return back is not None and id(back) == ids[at + 1] and back.f_code is codes[at + 1]
+    return back is None or len(labels) > len(ids)  # the last walk ended here: the root, or truncated
+
+
 class _ThreadState:
     """What the sampler remembers of one thread between two samples."""
 
@@ -37,13 +51,16 @@ class _ThreadState:
         "excluded",
         "last_time",
         "last_cpu",
-        "leaf",
+        "leaf_id",
+        "leaf_code",
+        "parent_id",
         "lasti",
         "stack",
         "idle",
         "attributed",
-        "chain",
-        "ids",
+        "chain_ids",
+        "chain_codes",
+        "labels",
         "positions",
     )
 
@@ -52,17 +69,23 @@ class _ThreadState:
         self.excluded = excluded
         self.last_time: float | None = None
         self.last_cpu: float | None = None
-        # The innermost frame and the attributed (app) frame of the last sample,
-        # held so that `is` tells a call still running from a new one.
-        self.leaf: FrameType | None = None
+        # No frame object is kept between ticks: dropping the last reference to a
+        # frame that has returned would run its locals' finalizers on this thread,
+        # holding the GIL (a database cursor waiting for its connection's mutex,
+        # held by a thread that waits for the GIL, is a deadlock). Frames are known
+        # again by their id (unique while they run) checked with their code object.
+        self.leaf_id = 0
+        self.leaf_code: CodeType | None = None
+        self.parent_id = 0
         self.lasti = -1
         self.stack: Stack = ()
         self.idle = False
-        self.attributed: FrameType | None = None
-        # The last walked stack, innermost first, and each frame's position by id
-        # (the frames are held, so their ids cannot be reused meanwhile).
-        self.chain: list[FrameType] = []
-        self.ids: list[int] = []
+        self.attributed: tuple[int, int] = (0, 0)
+        # The last walked stack, innermost first: frame ids, their code objects,
+        # their labels, and each frame id's position.
+        self.chain_ids: list[int] = []
+        self.chain_codes: list[CodeType] = []
+        self.labels: list[int] = []
         self.positions: dict[int, int] = {}
 
 
@@ -179,48 +202,62 @@ class StackSampler(PeriodicWorker):
     def _observe(self, state: _ThreadState, frame: FrameType, cpu_delta: float, wall: float) -> tuple:
         """One thread's sample: (stack, idle, cpu secs, wall secs, label of a new attributed call, of a new leaf call)."""
         new_attributed = new_leaf = None
-        if frame is state.leaf:  # the same call is still running: same stack
+        back = frame.f_back
+        parent_id = id(back) if back is not None else 0
+        if id(frame) == state.leaf_id and frame.f_code is state.leaf_code and parent_id == state.parent_id:
+            # The same call is still running (or one of the same function from the same
+            # running caller): the same stack.
             if frame.f_lasti != state.lasti:
                 state.lasti = frame.f_lasti
                 state.idle = self._is_idle(state.stack, frame, cpu_delta < 0.5 * wall)
             return (state.stack, state.idle, cpu_delta, wall, None, None)
         # Walk out from the leaf until a frame the last sample already walked: the
         # rest of the stack is unchanged, and its labels are reused.
-        previous, previous_ids, previous_at = state.chain, state.ids, state.positions
-        chain: list[FrameType] = []
-        ids: list[int] = []
+        previous_ids, previous_codes, previous_labels = state.chain_ids, state.chain_codes, state.labels
+        previous_at = state.positions
+        chain_ids: list[int] = []
+        chain_codes: list[CodeType] = []
+        labels: list[int] = []
         by_code = self.labeler.cached_id
         current: FrameType | None = frame
         while current is not None:
-            at = previous_at.get(id(current))
-            if at is not None and previous[at] is current:
-                chain.extend(previous[at:])
-                ids.extend(previous_ids[at:])
-                break
-            if len(chain) >= MAX_DEPTH:
-                ids.append(self.labeler.truncated_id)
-                break
-            chain.append(current)
             code = current.f_code
+            at = previous_at.get(id(current))
+            if (
+                at is not None
+                and previous_codes[at] is code
+                and _same_caller(current, at, previous_ids, previous_codes, previous_labels)
+            ):
+                chain_ids.extend(previous_ids[at:])
+                chain_codes.extend(previous_codes[at:])
+                labels.extend(previous_labels[at:])
+                break
+            if len(chain_ids) >= MAX_DEPTH:
+                labels.append(self.labeler.truncated_id)
+                break
+            chain_ids.append(id(current))
+            chain_codes.append(code)
             label = by_code(code)
             if label is None:
                 label = self.labeler.label_id(code, current.f_globals.get("__name__"))
-            ids.append(label)
+            labels.append(label)
             current = current.f_back
-        if len(chain) > MAX_DEPTH:  # a reused outer part made it deeper than the cap
-            del chain[MAX_DEPTH:]
-            ids = ids[:MAX_DEPTH] + [self.labeler.truncated_id]
-        state.chain, state.ids = chain, ids
-        state.positions = {id(f): i for i, f in enumerate(chain)}
-        ids = ids[::-1]
-        stack = self.store.intern(tuple(ids))
+        del current
+        if len(chain_ids) > MAX_DEPTH:  # a reused outer part made it deeper than the cap
+            del chain_ids[MAX_DEPTH:], chain_codes[MAX_DEPTH:]
+            labels = labels[:MAX_DEPTH] + [self.labeler.truncated_id]
+        state.chain_ids, state.chain_codes, state.labels = chain_ids, chain_codes, labels
+        state.positions = {frame_id: i for i, frame_id in enumerate(chain_ids)}
+        stack = self.store.intern(tuple(reversed(labels)))
         position = self._attributed_position(stack)
-        # chain is innermost first; stack is outermost first
-        attributed = chain[len(stack) - 1 - position] if len(stack) - 1 - position < len(chain) else frame
-        if attributed is not state.attributed:
+        # chain_* are innermost first; stack is outermost first
+        index = len(stack) - 1 - position
+        attributed = (chain_ids[index], id(chain_codes[index])) if index < len(chain_ids) else (0, 0)
+        if attributed != state.attributed:
             new_attributed = stack[position]
         new_leaf = stack[-1]
-        state.leaf, state.lasti, state.stack, state.attributed = frame, frame.f_lasti, stack, attributed
+        state.leaf_id, state.leaf_code, state.parent_id = id(frame), frame.f_code, parent_id
+        state.lasti, state.stack, state.attributed = frame.f_lasti, stack, attributed
         state.idle = self._is_idle(stack, frame, cpu_delta < 0.5 * wall)
         return (stack, state.idle, cpu_delta, wall, new_attributed, new_leaf)
 
