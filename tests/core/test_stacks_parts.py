@@ -220,3 +220,25 @@ def test_stack_store_window_reuses_closed_buckets_and_reads_the_open_one_fresh()
     totals = store.window(2.2, 10.0)
     assert totals.busy_samples == 4 and totals.stacks[(1,)].samples == 4
     assert store.window(2.3, 10.0).stacks[(1,)].samples == 4  # the cached part is not mutated
+
+
+def test_thread_cpu_clock_reads_live_threads_and_none_for_ended_ones():
+    from profiling.core.stacks.threadcpu import ThreadCpuClock
+
+    clock = ThreadCpuClock()
+    assert clock.available  # Linux, where the project runs
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            pass
+
+    worker = threading.Thread(target=spin)
+    worker.start()
+    try:
+        time.sleep(0.05)
+        assert clock.read(worker.ident) > 0
+    finally:
+        stop.set()
+        worker.join()
+    assert clock.read(worker.ident) is None  # ended: no read of freed memory, no crash
