@@ -264,3 +264,28 @@ def test_stack_sampler_keeps_no_frame_alive_between_ticks():
     driver.cpu[1] = 0.2
     driver.sample(1.2)
     assert report(driver)["hotspots"][0]["function_name"] == f"{__name__}.render"
+
+
+def test_current_frames_pauses_the_collector_and_restores_it():
+    import gc
+
+    from profiling.core.stacks import sampler as sampler_module
+
+    seen = []
+    real = sampler_module.sys._current_frames
+
+    def spy():
+        seen.append(gc.isenabled())
+        return real()
+
+    sampler_module.sys._current_frames = spy
+    try:
+        assert threading.get_ident() in sampler_module.current_frames()
+        gc.disable()
+        sampler_module.current_frames()
+        assert not gc.isenabled()  # a disabled collector stays disabled
+    finally:
+        gc.enable()
+        sampler_module.sys._current_frames = real
+    assert seen == [False, False]
+    assert gc.isenabled()

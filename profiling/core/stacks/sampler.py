@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import time
@@ -22,6 +23,24 @@ MAX_DEPTH = 128
 FrameSource = Callable[[], Mapping[int, FrameType]]
 ThreadSource = Callable[[], Mapping[int, threading.Thread]]
 CpuSource = Callable[[int], "float | None"]
+
+
+def current_frames() -> dict[int, FrameType]:
+    """`sys._current_frames()` with the garbage collector paused around it.
+
+    On CPython before 3.12 the call holds the runtime's thread-list lock while it
+    allocates frame objects; a collection started by that allocation can free an
+    object whose deallocation takes the same lock, and the process hangs for good
+    (CPython gh-106883; seen here as a Daphne server that stopped answering under
+    load). With the collector paused, nothing is collected inside the call.
+    """
+    if not gc.isenabled():
+        return sys._current_frames()
+    gc.disable()
+    try:
+        return sys._current_frames()
+    finally:
+        gc.enable()
 
 
 def _active_threads() -> Mapping[int, threading.Thread]:
@@ -104,7 +123,7 @@ class StackSampler(PeriodicWorker):
         sample_hz: float,
         *,
         clock: Callable[[], float] = time.monotonic,
-        frames: FrameSource = sys._current_frames,
+        frames: FrameSource = current_frames,
         threads: ThreadSource = _active_threads,
         thread_cpu: CpuSource | None = None,
         labeler: CodeLabeler | None = None,
