@@ -289,3 +289,21 @@ def test_current_frames_pauses_the_collector_and_restores_it():
         sampler_module.sys._current_frames = real
     assert seen == [False, False]
     assert gc.isenabled()
+
+
+def test_stack_sampler_reads_frames_with_the_collector_paused_and_no_forced_switch():
+    import gc
+    import sys
+
+    driver = Driver()
+    seen = []
+
+    def frames():
+        seen.append((gc.isenabled(), sys.getswitchinterval()))
+        return {1: stack_of(threading.Thread.run, render)}
+
+    driver.sampler._frames = frames
+    interval = sys.getswitchinterval()
+    driver.sample(1.0)
+    assert seen == [(False, pytest.approx(0.1))]
+    assert gc.isenabled() and sys.getswitchinterval() == interval

@@ -19,6 +19,8 @@ from profiling.core.stacks.threadcpu import ThreadCpuClock
 
 PROFILER_THREAD_PREFIX = "riptide-"
 MAX_DEPTH = 128
+# While the sampler reads other threads' frames, no waiting thread may force a GIL switch.
+WALK_SWITCH_INTERVAL_SECS = 0.1
 
 FrameSource = Callable[[], Mapping[int, FrameType]]
 ThreadSource = Callable[[], Mapping[int, threading.Thread]]
@@ -60,6 +62,40 @@ def _same_caller(frame: FrameType, at: int, ids: list[int], codes: list[CodeType
     if at + 1 < len(ids):
         return back is not None and id(back) == ids[at + 1] and back.f_code is codes[at + 1]
     return back is None or len(labels) > len(ids)  # the last walk ended here: the root, or truncated
+
+
+def _walk(state: _ThreadState, frame: FrameType) -> tuple:
+    """Read one thread's stack as plain values (called with the GIL held throughout).
+
+    Returns (leaf id, leaf code, caller id, lasti, fresh frames or None when the
+    stack is unchanged, position in the last walk where the rest is reused, truncated).
+    """
+    back = frame.f_back
+    parent_id = id(back) if back is not None else 0
+    leaf_code = frame.f_code
+    lasti = frame.f_lasti
+    if id(frame) == state.leaf_id and leaf_code is state.leaf_code and parent_id == state.parent_id:
+        # The same call still running (or one of the same function from the same
+        # running caller): the same stack.
+        return (id(frame), leaf_code, parent_id, lasti, None, None, False)
+    previous_ids, previous_codes, previous_labels = state.chain_ids, state.chain_codes, state.labels
+    previous_at = state.positions
+    fresh: list[tuple[int, CodeType, dict]] = []
+    current: FrameType | None = frame
+    while current is not None:
+        code = current.f_code
+        at = previous_at.get(id(current))
+        if (
+            at is not None
+            and previous_codes[at] is code
+            and _same_caller(current, at, previous_ids, previous_codes, previous_labels)
+        ):
+            return (id(frame), leaf_code, parent_id, lasti, fresh, at, False)
+        if len(fresh) >= MAX_DEPTH:
+            return (id(frame), leaf_code, parent_id, lasti, fresh, None, True)
+        fresh.append((id(current), code, current.f_globals))
+        current = current.f_back
+    return (id(frame), leaf_code, parent_id, lasti, fresh, None, False)
 
 
 class _ThreadState:
@@ -181,87 +217,98 @@ class StackSampler(PeriodicWorker):
 
     def sample(self, now: float) -> None:
         """Take one sample of every thread at monotonic time `now`."""
-        frames = self._frames()
-        active = self._threads()
-        own = threading.get_ident()
-        states = self._states
+        walks = self._walk_all(now)
         records = []
-        for ident, frame in frames.items():
-            state = states.get(ident)
-            thread = active.get(ident)
-            if state is None or state.thread is not thread:
-                name = thread.name if thread is not None else ""
-                state = states[ident] = _ThreadState(
-                    thread, ident == own or name.startswith(PROFILER_THREAD_PREFIX)
-                )
-            if state.excluded:
-                continue
-            cpu = self._thread_cpu(ident)
-            last_time, last_cpu = state.last_time, state.last_cpu
-            state.last_time, state.last_cpu = now, cpu
-            if last_time is None:
-                continue  # first sight: only the baseline
-            wall = now - last_time
-            if wall <= 0:
-                continue
-            if wall > self.max_gap_secs:
-                wall = self.max_gap_secs
-            if cpu is None or last_cpu is None:
+        for state, cpu_delta, wall, walk in walks:
+            if walk is None:
                 records.append((None, False, 0.0, wall, None, None))
-                continue
-            cpu_delta = min(max(cpu - last_cpu, 0.0), wall)
-            records.append(self._observe(state, frame, cpu_delta, wall))
-        if len(states) > len(frames):
-            for ident in [i for i in states if i not in frames]:
-                del states[ident]
-                self._cpu_clock.forget(ident)
-        del frames
+            else:
+                records.append(self._observe(state, walk, cpu_delta, wall))
         self._record(now, records)
 
-    def _observe(self, state: _ThreadState, frame: FrameType, cpu_delta: float, wall: float) -> tuple:
+    def _walk_all(self, now: float) -> list[tuple]:
+        """Read every sampled thread's frames in one pass, as plain values.
+
+        Reading another thread's frames is only safe while that thread cannot run:
+        on CPython 3.11 a frame it pops meanwhile can leave `f_back` pointing at
+        freed memory (the segfaults reported against the Sentry and Datadog
+        profilers, and seen here under load). So this pass keeps the GIL: the
+        collector is paused (no finalizer runs Python code, and gh-106883 cannot
+        deadlock `sys._current_frames()`) and the switch interval is raised so no
+        waiting thread forces a switch; nothing here is slow (labels come later).
+        Only ids, code objects, globals and offsets leave it, never a frame.
+        """
+        gc_was_enabled = gc.isenabled()
+        interval = sys.getswitchinterval()
+        gc.disable()
+        sys.setswitchinterval(WALK_SWITCH_INTERVAL_SECS)
+        try:
+            frames = self._frames()
+            active = self._threads()
+            own = threading.get_ident()
+            states = self._states
+            walks = []
+            frame = None
+            for ident, frame in frames.items():
+                state = states.get(ident)
+                thread = active.get(ident)
+                if state is None or state.thread is not thread:
+                    name = thread.name if thread is not None else ""
+                    state = states[ident] = _ThreadState(
+                        thread, ident == own or name.startswith(PROFILER_THREAD_PREFIX)
+                    )
+                if state.excluded:
+                    continue
+                cpu = self._thread_cpu(ident)
+                last_time, last_cpu = state.last_time, state.last_cpu
+                state.last_time, state.last_cpu = now, cpu
+                if last_time is None:
+                    continue  # first sight: only the baseline
+                wall = now - last_time
+                if wall <= 0:
+                    continue
+                if wall > self.max_gap_secs:
+                    wall = self.max_gap_secs
+                if cpu is None or last_cpu is None:
+                    walks.append((state, 0.0, wall, None))
+                    continue
+                walks.append((state, min(max(cpu - last_cpu, 0.0), wall), wall, _walk(state, frame)))
+            if len(states) > len(frames):
+                for ident in [i for i in states if i not in frames]:
+                    del states[ident]
+            frames = frame = None  # no frame outlives the pass
+            return walks
+        finally:
+            sys.setswitchinterval(interval)
+            if gc_was_enabled:
+                gc.enable()
+
+    def _observe(self, state: _ThreadState, walk: tuple, cpu_delta: float, wall: float) -> tuple:
         """One thread's sample: (stack, idle, cpu secs, wall secs, label of a new attributed call, of a new leaf call)."""
-        new_attributed = new_leaf = None
-        back = frame.f_back
-        parent_id = id(back) if back is not None else 0
-        if id(frame) == state.leaf_id and frame.f_code is state.leaf_code and parent_id == state.parent_id:
-            # The same call is still running (or one of the same function from the same
-            # running caller): the same stack.
-            if frame.f_lasti != state.lasti:
-                state.lasti = frame.f_lasti
-                state.idle = self._is_idle(state.stack, frame, cpu_delta < 0.5 * wall)
+        leaf_id, leaf_code, parent_id, lasti, fresh, reuse_at, truncated = walk
+        mostly_off_cpu = cpu_delta < 0.5 * wall
+        if fresh is None:  # the same call is still running: the same stack
+            if lasti != state.lasti:
+                state.lasti = lasti
+                state.idle = self._is_idle(state.stack, leaf_code, lasti, mostly_off_cpu)
             return (state.stack, state.idle, cpu_delta, wall, None, None)
-        # Walk out from the leaf until a frame the last sample already walked: the
-        # rest of the stack is unchanged, and its labels are reused.
-        previous_ids, previous_codes, previous_labels = state.chain_ids, state.chain_codes, state.labels
-        previous_at = state.positions
         chain_ids: list[int] = []
         chain_codes: list[CodeType] = []
         labels: list[int] = []
         by_code = self.labeler.cached_id
-        current: FrameType | None = frame
-        while current is not None:
-            code = current.f_code
-            at = previous_at.get(id(current))
-            if (
-                at is not None
-                and previous_codes[at] is code
-                and _same_caller(current, at, previous_ids, previous_codes, previous_labels)
-            ):
-                chain_ids.extend(previous_ids[at:])
-                chain_codes.extend(previous_codes[at:])
-                labels.extend(previous_labels[at:])
-                break
-            if len(chain_ids) >= MAX_DEPTH:
-                labels.append(self.labeler.truncated_id)
-                break
-            chain_ids.append(id(current))
+        for frame_id, code, globals_ in fresh:
+            chain_ids.append(frame_id)
             chain_codes.append(code)
             label = by_code(code)
             if label is None:
-                label = self.labeler.label_id(code, current.f_globals.get("__name__"))
+                label = self.labeler.label_id(code, globals_.get("__name__"))
             labels.append(label)
-            current = current.f_back
-        del current
+        if reuse_at is not None:
+            chain_ids.extend(state.chain_ids[reuse_at:])
+            chain_codes.extend(state.chain_codes[reuse_at:])
+            labels.extend(state.labels[reuse_at:])
+        elif truncated:
+            labels.append(self.labeler.truncated_id)
         if len(chain_ids) > MAX_DEPTH:  # a reused outer part made it deeper than the cap
             del chain_ids[MAX_DEPTH:], chain_codes[MAX_DEPTH:]
             labels = labels[:MAX_DEPTH] + [self.labeler.truncated_id]
@@ -272,13 +319,11 @@ class StackSampler(PeriodicWorker):
         # chain_* are innermost first; stack is outermost first
         index = len(stack) - 1 - position
         attributed = (chain_ids[index], id(chain_codes[index])) if index < len(chain_ids) else (0, 0)
-        if attributed != state.attributed:
-            new_attributed = stack[position]
-        new_leaf = stack[-1]
-        state.leaf_id, state.leaf_code, state.parent_id = id(frame), frame.f_code, parent_id
-        state.lasti, state.stack, state.attributed = frame.f_lasti, stack, attributed
-        state.idle = self._is_idle(stack, frame, cpu_delta < 0.5 * wall)
-        return (stack, state.idle, cpu_delta, wall, new_attributed, new_leaf)
+        new_attributed = stack[position] if attributed != state.attributed else None
+        state.leaf_id, state.leaf_code, state.parent_id = leaf_id, leaf_code, parent_id
+        state.lasti, state.stack, state.attributed = lasti, stack, attributed
+        state.idle = self._is_idle(stack, leaf_code, lasti, mostly_off_cpu)
+        return (stack, state.idle, cpu_delta, wall, new_attributed, stack[-1])
 
     def _attributed_position(self, stack: Stack) -> int:
         """Index in `stack` of its innermost application frame, else of its leaf."""
@@ -296,7 +341,7 @@ class StackSampler(PeriodicWorker):
         self._app_index[stack] = position
         return position
 
-    def _is_idle(self, stack: Stack, frame: FrameType, mostly_off_cpu: bool) -> bool:
+    def _is_idle(self, stack: Stack, code: CodeType, lasti: int, mostly_off_cpu: bool) -> bool:
         """A known wait function at the leaf, or a thread mostly off the CPU in a blocking call."""
         leaf = stack[-1]
         idle = self._idle_labels.get(leaf)
@@ -304,7 +349,7 @@ class StackSampler(PeriodicWorker):
             idle = self._idle_labels[leaf] = is_idle_function(self.labeler.label(leaf).function_name)
         # Reading the callee costs a disassembly per new code object: only for threads
         # that barely ran, which are the only ones a blocking call can explain.
-        return idle or (mostly_off_cpu and self._callees.is_idle_call(frame.f_code, frame.f_lasti))
+        return idle or (mostly_off_cpu and self._callees.is_idle_call(code, lasti))
 
     def _record(self, now: float, records: list[tuple]) -> None:
         gc_secs = self.gc_timer.take()
