@@ -20,6 +20,7 @@ def profiling_config() -> ProfilingConfig:
         full=values["FULL"],
         snapshot_dir=values["SNAPSHOT_DIR"],
         snapshot_max_count=values["SNAPSHOT_MAX_COUNT"],
+        sample_hz=values["SAMPLE_HZ"],
     )
 
 

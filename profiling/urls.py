@@ -1,6 +1,6 @@
 from django.urls import re_path
 
-from profiling.views import memory_analysis, system
+from profiling.views import bottlenecks, memory_analysis, system
 
 app_name = "profiling"
 
@@ -21,4 +21,6 @@ urlpatterns = [
         memory_analysis.SnapshotCompareView.as_view(),
         name="snapshot-compare",
     ),
+    re_path(r"^bottlenecks/?$", bottlenecks.BottlenecksView.as_view(), name="bottlenecks"),
+    re_path(r"^flamegraph/?$", bottlenecks.FlamegraphView.as_view(), name="flamegraph"),
 ]

@@ -261,6 +261,9 @@ PROFILING = {
     "SNAPSHOT_DIR": _snapshot_dir,
     "SNAPSHOT_MAX_COUNT": env.int("PROFILING_SNAPSHOT_MAX_COUNT", 20, minimum=1, maximum=10000),
     "METRICS_PUBLIC": env.bool("PROFILING_METRICS_PUBLIC", False),
+    # Stack samples a second for the bottlenecks profiler; the default keeps the whole
+    # default profile under the 2 % overhead budget (docs/bottlenecks.md).
+    "SAMPLE_HZ": env.float("PROFILING_SAMPLE_HZ", 19.0, minimum=1, maximum=1000),
 }
 
 # A synthetic crawler workload inside the server (`make demo`), never in production.

@@ -24,7 +24,14 @@ def free_port() -> int:
 class DaphneServer:
     """A migrated database, one API key, and Daphne serving the project on 127.0.0.1."""
 
-    def __init__(self, workdir: Path, env: dict[str, str] | None = None, *, startup_timeout: float = 30.0):
+    def __init__(
+        self,
+        workdir: Path,
+        env: dict[str, str] | None = None,
+        *,
+        startup_timeout: float = 30.0,
+        application: str = "riptide_dashboard.asgi:application",
+    ):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -40,6 +47,7 @@ class DaphneServer:
             **(env or {}),
         }
         self.startup_timeout = startup_timeout
+        self.application = application
         self.process: subprocess.Popen | None = None
         self.api_key: str | None = None
 
@@ -71,7 +79,7 @@ class DaphneServer:
                 "127.0.0.1",
                 "-p",
                 str(self.port),
-                "riptide_dashboard.asgi:application",
+                self.application,
             ],
             cwd=ROOT,
             env=self.env,

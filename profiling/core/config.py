@@ -22,10 +22,14 @@ class ProfilingConfig:
     growth_window_secs: float = 60.0
     # Samples of memory/CPU kept per process: an hour at the interval, within bounds.
     history_max_samples: int = 0
+    # Stack samples per second of every thread (the bottlenecks profiler).
+    sample_hz: float = 19.0
 
     def __post_init__(self) -> None:
         if self.memory_interval_secs <= 0:
             raise ValueError("memory_interval_secs must be positive")
+        if not 0 < self.sample_hz <= 1000:
+            raise ValueError("sample_hz must be in (0, 1000]")
         if self.memory_warning_mb > self.memory_alert_mb:
             raise ValueError("the memory warning threshold must not exceed the alert threshold")
         if self.history_max_samples <= 0:

@@ -1,0 +1,127 @@
+"""Recognise a thread that is waiting for work rather than doing it.
+
+A sample is idle when its innermost Python frame is one of the standard waits
+(an event loop polling its selector, a pool worker waiting for a task, a queue
+get, a Condition/Event wait, a socket accept) or is calling one of the blocking
+built-ins that only wait (time.sleep, select, poll, accept, signal waits). The
+callee of the innermost frame is read from the instruction it is executing: the
+name loaded for the CALL at `f_lasti` (cached per code object and offset).
+"""
+
+from __future__ import annotations
+
+import dis
+from types import CodeType
+
+# `module.qualname` of Python functions whose frame, when innermost, is a wait.
+IDLE_FUNCTIONS = frozenset(
+    {
+        "threading.Condition.wait",
+        "threading.Condition.wait_for",
+        "threading.Event.wait",
+        "threading.Semaphore.acquire",
+        "threading.Barrier.wait",
+        "threading.Thread.join",
+        "threading.Thread._wait_for_tstate_lock",
+        "queue.Queue.get",
+        "selectors.SelectSelector.select",
+        "selectors.PollSelector.select",
+        "selectors.EpollSelector.select",
+        "selectors.DevpollSelector.select",
+        "selectors.KqueueSelector.select",
+        "selectors._PollLikeSelector.select",
+        "socket.socket.accept",
+        "socketserver.BaseServer.serve_forever",
+        "concurrent.futures.thread._worker",
+        "multiprocessing.pool.worker",
+        "multiprocessing.connection.wait",
+        "subprocess.Popen._wait",
+        "asyncio.base_events.BaseEventLoop._run_once",
+    }
+)
+
+# Built-ins that block without working, when called from the innermost frame.
+IDLE_CALLEES = frozenset(
+    {
+        "sleep",
+        "select",
+        "poll",
+        "epoll",
+        "kqueue",
+        "accept",
+        "pause",
+        "sigwait",
+        "sigtimedwait",
+        "sigwaitinfo",
+    }
+)
+
+MAX_CACHED = 20_000
+
+
+def is_idle_function(function_name: str) -> bool:
+    return function_name in IDLE_FUNCTIONS
+
+
+class CalleeReader:
+    """Name the function a frame is calling at instruction offset `lasti` (or None)."""
+
+    _shared: CalleeReader | None = None
+
+    @classmethod
+    def shared(cls) -> CalleeReader:
+        """The process's reader: what a code object calls is the same for every sampler."""
+        if cls._shared is None:
+            cls._shared = cls()
+        return cls._shared
+
+    def __init__(self) -> None:
+        self._calls: dict[CodeType, dict[int, str]] = {}
+
+    def callee(self, code: CodeType, lasti: int) -> str | None:
+        calls = self._calls.get(code)
+        if calls is None:
+            if len(self._calls) >= MAX_CACHED:
+                self._calls.clear()
+            calls = self._calls[code] = _call_targets(code)
+        return calls.get(lasti)
+
+    def is_idle_call(self, code: CodeType, lasti: int) -> bool:
+        return self.callee(code, lasti) in IDLE_CALLEES
+
+
+def _call_targets(code: CodeType) -> dict[int, str]:
+    """Map each CALL instruction's offset to the name loaded as its callee.
+
+    The callee is the last name-loading instruction before the CALL whose source
+    span starts where the call expression starts and ends before it does
+    (`time.sleep` in `time.sleep(0.1)`, `q.get` in `q.get()`).
+    """
+    targets: dict[int, str] = {}
+    loads: list[dis.Instruction] = []
+    try:
+        instructions = list(dis.get_instructions(code))
+    except Exception:  # malformed or exotic code objects: no callee known
+        return targets
+    for ins in instructions:
+        if ins.opname.startswith("LOAD_") and isinstance(ins.argval, str):
+            loads.append(ins)
+            continue
+        if not ins.opname.startswith("CALL") or ins.positions is None:
+            continue
+        pos = ins.positions
+        best: dis.Instruction | None = None
+        for load in reversed(loads[-16:]):
+            lp = load.positions
+            if lp is None or lp.lineno != pos.lineno or lp.col_offset != pos.col_offset:
+                continue
+            if (lp.end_lineno, lp.end_col_offset or 0) >= (pos.end_lineno, pos.end_col_offset or 0):
+                continue
+            if best is None or (lp.end_lineno, lp.end_col_offset or 0) > (
+                best.positions.end_lineno,  # type: ignore[union-attr]
+                best.positions.end_col_offset or 0,  # type: ignore[union-attr]
+            ):
+                best = load
+        if best is not None:
+            targets[ins.offset] = best.argval
+    return targets

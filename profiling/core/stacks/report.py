@@ -1,0 +1,212 @@
+"""Turn a window of stack samples into the bottlenecks report and flame graphs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from profiling.core.stacks.labels import CodeLabeler
+from profiling.core.stacks.store import Stack, Totals
+from profiling.core.timefmt import iso_utc
+
+# impact_score >= this: "Critical: Optimize ..."; cpu share or impact above the
+# "consider" bars: "Consider optimizing ...".
+CRITICAL_IMPACT = 0.5
+CONSIDER_CPU_PERCENT = 10.0
+CONSIDER_IMPACT = 0.2
+GC_NOTABLE_PERCENT = 10.0
+IO_NOTABLE_PERCENT = 50.0
+
+SAMPLED_CALLS_NOTE = (
+    "call_count is the number of distinct calls the sampler observed (a lower bound: calls "
+    "shorter than the sampling interval are mostly unseen), so average_duration_us is an "
+    "upper bound. Set PROFILING_FULL=true for exact counts."
+)
+
+
+@dataclass
+class _Attributed:
+    samples: int = 0
+    cpu_secs: float = 0.0
+    wall_secs: float = 0.0
+
+
+def impact_score(cpu_share: float, wall_share: float) -> float:
+    """0..1: the mean of a function's share of on-CPU time and of busy wall time."""
+    return round(min(1.0, max(0.0, 0.5 * cpu_share + 0.5 * wall_share)), 2)
+
+
+def attribute(totals: Totals, position_of: Callable[[Stack], int], scope: str) -> dict[int, _Attributed]:
+    """Sum each stack's busy time into its innermost app frame (scope=app) or its leaf (all)."""
+    result: dict[int, _Attributed] = {}
+    for stack, stats in totals.stacks.items():
+        label = stack[position_of(stack)] if scope == "app" else stack[-1]
+        entry = result.get(label)
+        if entry is None:
+            entry = result[label] = _Attributed()
+        entry.samples += stats.samples
+        entry.cpu_secs += stats.cpu_secs
+        entry.wall_secs += stats.wall_secs
+    return result
+
+
+def bound_split(totals: Totals) -> tuple[float, float, float] | None:
+    """(cpu, io, memory) percent of busy thread time, adding up to 100; None if nothing was busy.
+
+    memory = time in garbage collection (it runs on the CPU of a busy thread, so it is
+    taken out of the on-CPU time), io = busy time off the CPU, cpu = the rest.
+    """
+    busy = totals.wall_secs
+    if busy <= 0:
+        return None
+    on_cpu = min(totals.cpu_secs, busy)
+    gc_secs = min(totals.gc_secs, on_cpu)
+    cpu = round(100.0 * (on_cpu - gc_secs) / busy, 1)
+    memory = round(100.0 * gc_secs / busy, 1)
+    io = round(max(0.0, 100.0 - cpu - memory), 1)
+    return cpu, io, memory
+
+
+def bottlenecks_report(
+    totals: Totals,
+    labeler: CodeLabeler,
+    position_of: Callable[[Stack], int],
+    *,
+    scope: str,
+    limit: int,
+    window_secs: float,
+    sample_hz: float,
+    timestamp: float,
+    started: float,
+    exact: dict[str, tuple[int, float]] | None = None,
+    exact_note: str | None = None,
+    cpu_clock_available: bool = True,
+    perf_counter: Callable[[], float] = time.perf_counter,
+) -> dict:
+    """The body of GET /api/profiling/bottlenecks for one merged window."""
+    attributed = attribute(totals, position_of, scope)
+    calls = totals.app_calls if scope == "app" else totals.leaf_calls
+    total_cpu = sum(a.cpu_secs for a in attributed.values())
+    total_wall = sum(a.wall_secs for a in attributed.values())
+    hotspots = []
+    for label_id, entry in attributed.items():
+        label = labeler.label(label_id)
+        cpu_share = entry.cpu_secs / total_cpu if total_cpu > 0 else 0.0
+        wall_share = entry.wall_secs / total_wall if total_wall > 0 else 0.0
+        if exact is not None and label.function_name in exact:
+            call_count, total_secs = exact[label.function_name]
+        else:
+            call_count, total_secs = calls.get(label_id, 0), entry.wall_secs
+        hotspots.append(
+            {
+                "function_name": label.function_name,
+                "file_location": label.file_location,
+                "line_number": label.line_number,
+                "cpu_time_percent": round(100.0 * cpu_share, 2),
+                "wall_time_percent": round(100.0 * wall_share, 2),
+                "call_count": call_count,
+                "average_duration_us": round(1e6 * total_secs / call_count, 1) if call_count else None,
+                "impact_score": impact_score(cpu_share, wall_share),
+                "samples": entry.samples,
+            }
+        )
+    hotspots.sort(
+        key=lambda h: (-h["impact_score"], -h["cpu_time_percent"], -h["samples"], h["function_name"])
+    )
+    hotspots = hotspots[:limit]
+    split = bound_split(totals)
+    notes = []
+    if exact_note or exact is None:
+        notes.append(exact_note or SAMPLED_CALLS_NOTE)
+    if split is None:
+        notes.append("No busy samples in this window: every sampled thread was idle.")
+    if not cpu_clock_available:
+        notes.append("Per-thread CPU clocks are unavailable on this platform: cpu_time_percent is 0.")
+    cpu_pct, io_pct, memory_pct = split if split is not None else (None, None, None)
+    return {
+        "timestamp": iso_utc(timestamp),
+        "analysis_duration_ms": round(1000.0 * (perf_counter() - started), 3),
+        "window_secs": round(totals.span_secs, 3),
+        "scope": scope,
+        "sample_hz": sample_hz,
+        "hotspots": hotspots,
+        "total_samples": totals.busy_samples + totals.idle_samples + totals.unmeasured_samples,
+        "busy_samples": totals.busy_samples,
+        "idle_samples": totals.idle_samples,
+        "cpu_bound_percent": cpu_pct,
+        "io_bound_percent": io_pct,
+        "memory_bound_percent": memory_pct,
+        "gc_seconds": round(totals.gc_secs, 6),
+        "call_count_exact": exact is not None,
+        "recommendations": recommendations(hotspots, split),
+        "note": " ".join(notes) or None,
+    }
+
+
+def recommendations(hotspots: list[dict], split: tuple[float, float, float] | None) -> list[str]:
+    """Sentences naming the worst offenders, in the seed document's wording."""
+    sentences = []
+    for spot in hotspots:
+        name, cpu, impact = spot["function_name"], spot["cpu_time_percent"], spot["impact_score"]
+        if impact >= CRITICAL_IMPACT:
+            sentences.append(f"Critical: Optimize {name} ({cpu:.1f}% CPU time, impact score: {impact:.2f})")
+        elif cpu >= CONSIDER_CPU_PERCENT or impact >= CONSIDER_IMPACT:
+            sentences.append(f"Consider optimizing {name} ({cpu:.1f}% CPU time)")
+    if split is not None:
+        _, io_pct, memory_pct = split
+        if memory_pct >= GC_NOTABLE_PERCENT:
+            sentences.append(
+                f"Garbage collection took {memory_pct:.1f}% of busy time: allocate fewer short-lived "
+                "objects or raise gc thresholds (gc.set_threshold, gc.freeze after start-up)"
+            )
+        if io_pct >= IO_NOTABLE_PERCENT:
+            sentences.append(
+                f"{io_pct:.1f}% of busy time was spent off the CPU (I/O, locks, waiting for the GIL): "
+                "look at the hotspots with high wall_time_percent"
+            )
+    return sentences
+
+
+# -- flame graphs ------------------------------------------------------------------------
+
+
+def _frame_name(labeler: CodeLabeler, label_id: int) -> str:
+    # `;` separates frames and a space ends the stack in the collapsed format.
+    return labeler.label(label_id).function_name.replace(";", ":").replace(" ", "_")
+
+
+def collapsed(totals: Totals, labeler: CodeLabeler) -> str:
+    """Busy samples as collapsed stacks: `outer;inner;leaf count` lines (flamegraph.pl, speedscope)."""
+    lines: dict[str, int] = {}
+    for stack, stats in totals.stacks.items():
+        key = ";".join(_frame_name(labeler, label_id) for label_id in stack)
+        lines[key] = lines.get(key, 0) + stats.samples
+    return "".join(f"{key} {count}\n" for key, count in sorted(lines.items()))
+
+
+def flame_tree(totals: Totals, labeler: CodeLabeler, *, min_fraction: float = 0.0005) -> dict:
+    """Busy samples as a tree of {name, value, children}; nodes under `min_fraction` are dropped."""
+    root: dict = {"name": "all", "value": 0, "children": {}}
+    for stack, stats in totals.stacks.items():
+        node = root
+        node["value"] += stats.samples
+        for label_id in stack:
+            children = node["children"]
+            child = children.get(label_id)
+            if child is None:
+                child = children[label_id] = {
+                    "name": _frame_name(labeler, label_id),
+                    "value": 0,
+                    "children": {},
+                }
+            child["value"] += stats.samples
+            node = child
+    threshold = root["value"] * min_fraction
+
+    def finish(node: dict) -> dict:
+        kept = [c for c in node["children"].values() if c["value"] >= threshold]
+        kept.sort(key=lambda c: (-c["value"], c["name"]))
+        return {"name": node["name"], "value": node["value"], "children": [finish(c) for c in kept]}
+
+    return finish(root)

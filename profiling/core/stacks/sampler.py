@@ -1,0 +1,374 @@
+"""The stack sampler: every thread's Python stack, a few times a second, on or off the CPU."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from types import CodeType, FrameType
+
+from profiling.core.periodic import PeriodicWorker
+from profiling.core.stacks.exact import ExactCallCounter, all_threads_installer
+from profiling.core.stacks.gctime import GcTimer
+from profiling.core.stacks.idle import CalleeReader, is_idle_function
+from profiling.core.stacks.labels import CodeLabeler
+from profiling.core.stacks.store import Stack, StackStore
+from profiling.core.stacks.threadcpu import ThreadCpuClock
+
+PROFILER_THREAD_PREFIX = "riptide-"
+MAX_DEPTH = 128
+# While the sampler reads other threads' frames, no waiting thread may force a GIL switch.
+WALK_SWITCH_INTERVAL_SECS = 0.1
+
+FrameSource = Callable[[], Mapping[int, FrameType]]
+ThreadSource = Callable[[], Mapping[int, threading.Thread]]
+CpuSource = Callable[[int], "float | None"]
+
+
+def current_frames() -> dict[int, FrameType]:
+    """`sys._current_frames()` with the garbage collector paused around it.
+
+    On CPython before 3.12 the call holds the runtime's thread-list lock while it
+    allocates frame objects; a collection started by that allocation can free an
+    object whose deallocation takes the same lock, and the process hangs for good
+    (CPython gh-106883; seen here as a Daphne server that stopped answering under
+    load). With the collector paused, nothing is collected inside the call.
+    """
+    if not gc.isenabled():
+        return sys._current_frames()
+    gc.disable()
+    try:
+        return sys._current_frames()
+    finally:
+        gc.enable()
+
+
+def _active_threads() -> Mapping[int, threading.Thread]:
+    # threading's own registry, read without a copy (enumerate() would copy it each tick).
+    return getattr(threading, "_active", {})
+
+
+def _same_caller(frame: FrameType, at: int, ids: list[int], codes: list[CodeType], labels: list[int]) -> bool:
+    """Whether a frame found at position `at` of the last walk still has that walk's caller.
+
+    A running frame's id is unique, but a returned one's may be reused by a new frame:
+    checking the caller too (frames return innermost first, so a live caller with the
+    same id is the same frame) makes a stale match need two reused ids with the same
+    two code objects, i.e. the same function called from the same place.
+    """
+    back = frame.f_back
+    if at + 1 < len(ids):
+        return back is not None and id(back) == ids[at + 1] and back.f_code is codes[at + 1]
+    return back is None or len(labels) > len(ids)  # the last walk ended here: the root, or truncated
+
+
+def _walk(state: _ThreadState, frame: FrameType) -> tuple:
+    """Read one thread's stack as plain values (called with the GIL held throughout).
+
+    Returns (leaf id, leaf code, caller id, lasti, fresh frames or None when the
+    stack is unchanged, position in the last walk where the rest is reused, truncated).
+    """
+    back = frame.f_back
+    parent_id = id(back) if back is not None else 0
+    leaf_code = frame.f_code
+    lasti = frame.f_lasti
+    if id(frame) == state.leaf_id and leaf_code is state.leaf_code and parent_id == state.parent_id:
+        # The same call still running (or one of the same function from the same
+        # running caller): the same stack.
+        return (id(frame), leaf_code, parent_id, lasti, None, None, False)
+    previous_ids, previous_codes, previous_labels = state.chain_ids, state.chain_codes, state.labels
+    previous_at = state.positions
+    fresh: list[tuple[int, CodeType, dict]] = []
+    current: FrameType | None = frame
+    while current is not None:
+        code = current.f_code
+        at = previous_at.get(id(current))
+        if (
+            at is not None
+            and previous_codes[at] is code
+            and _same_caller(current, at, previous_ids, previous_codes, previous_labels)
+        ):
+            return (id(frame), leaf_code, parent_id, lasti, fresh, at, False)
+        if len(fresh) >= MAX_DEPTH:
+            return (id(frame), leaf_code, parent_id, lasti, fresh, None, True)
+        fresh.append((id(current), code, current.f_globals))
+        current = current.f_back
+    return (id(frame), leaf_code, parent_id, lasti, fresh, None, False)
+
+
+class _ThreadState:
+    """What the sampler remembers of one thread between two samples."""
+
+    __slots__ = (
+        "thread",
+        "excluded",
+        "last_time",
+        "last_cpu",
+        "leaf_id",
+        "leaf_code",
+        "parent_id",
+        "lasti",
+        "stack",
+        "idle",
+        "attributed",
+        "chain_ids",
+        "chain_codes",
+        "labels",
+        "positions",
+    )
+
+    def __init__(self, thread: threading.Thread | None, excluded: bool):
+        self.thread = thread
+        self.excluded = excluded
+        self.last_time: float | None = None
+        self.last_cpu: float | None = None
+        # No frame object is kept between ticks: dropping the last reference to a
+        # frame that has returned would run its locals' finalizers on this thread,
+        # holding the GIL (a database cursor waiting for its connection's mutex,
+        # held by a thread that waits for the GIL, is a deadlock). Frames are known
+        # again by their id (unique while they run) checked with their code object.
+        self.leaf_id = 0
+        self.leaf_code: CodeType | None = None
+        self.parent_id = 0
+        self.lasti = -1
+        self.stack: Stack = ()
+        self.idle = False
+        self.attributed: tuple[int, int] = (0, 0)
+        # The last walked stack, innermost first: frame ids, their code objects,
+        # their labels, and each frame id's position.
+        self.chain_ids: list[int] = []
+        self.chain_codes: list[CodeType] = []
+        self.labels: list[int] = []
+        self.positions: dict[int, int] = {}
+
+
+class StackSampler(PeriodicWorker):
+    """Sample every thread's stack at `sample_hz` into a `StackStore`.
+
+    Each sample of a thread stands for the wall time since that thread's previous
+    sample, of which its per-thread CPU clock says how much it spent on the CPU.
+    Profiler threads (named `riptide-*`) and the sampler itself are never sampled.
+    """
+
+    thread_name = "riptide-stack-sampler"
+
+    def __init__(
+        self,
+        sample_hz: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        frames: FrameSource = current_frames,
+        threads: ThreadSource = _active_threads,
+        thread_cpu: CpuSource | None = None,
+        labeler: CodeLabeler | None = None,
+        store: StackStore | None = None,
+        gc_timer: GcTimer | None = None,
+        max_window_secs: float = 600.0,
+        full: bool = False,
+    ):
+        if not 0 < sample_hz <= 10_000:
+            raise ValueError("sample_hz must be positive")
+        super().__init__(1.0 / sample_hz, clock=clock)
+        self.sample_hz = sample_hz
+        self.full = full
+        self._frames = frames
+        self._threads = threads
+        self._cpu_clock = ThreadCpuClock()
+        self._thread_cpu = thread_cpu or self._cpu_clock.read
+        self.cpu_clock_available = thread_cpu is not None or self._cpu_clock.available
+        self.labeler = labeler or CodeLabeler.shared()
+        self.store = store or StackStore(
+            max_window_secs=max_window_secs, other_stack=(self.labeler.other_stacks_id,)
+        )
+        self.gc_timer = gc_timer or GcTimer()
+        self._callees = CalleeReader.shared()
+        self._states: dict[int, _ThreadState] = {}
+        self._app_index: dict[Stack, int] = {}
+        self._idle_labels: dict[int, bool] = {}
+        # One sample stands for at most this long (after a stall of the sampler).
+        self.max_gap_secs = max(1.0, 5.0 / sample_hz)
+        # Exact call counts over bounded windows, only with full profiling.
+        self.exact = ExactCallCounter(self.labeler, installer=all_threads_installer()) if full else None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        self.gc_timer.install()
+        self.gc_timer.take()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        super().stop(timeout)
+        self.gc_timer.uninstall()
+        if self.exact is not None:
+            self.exact.stop()
+        self._states.clear()
+
+    # -- sampling ----------------------------------------------------------------------
+
+    def now(self) -> float:
+        return self._clock()
+
+    def tick(self) -> None:
+        if self.exact is not None:
+            self.exact.poll()
+        self.sample(self._clock())
+
+    def sample(self, now: float) -> None:
+        """Take one sample of every thread at monotonic time `now`."""
+        walks = self._walk_all(now)
+        records = []
+        for state, cpu_delta, wall, walk in walks:
+            if walk is None:
+                records.append((None, False, 0.0, wall, None, None))
+            else:
+                records.append(self._observe(state, walk, cpu_delta, wall))
+        self._record(now, records)
+
+    def _walk_all(self, now: float) -> list[tuple]:
+        """Read every sampled thread's frames in one pass, as plain values.
+
+        Reading another thread's frames is only safe while that thread cannot run:
+        on CPython 3.11 a frame it pops meanwhile can leave `f_back` pointing at
+        freed memory (the segfaults reported against the Sentry and Datadog
+        profilers, and seen here under load). So this pass keeps the GIL: the
+        collector is paused (no finalizer runs Python code, and gh-106883 cannot
+        deadlock `sys._current_frames()`) and the switch interval is raised so no
+        waiting thread forces a switch; nothing here is slow (labels come later).
+        Only ids, code objects, globals and offsets leave it, never a frame.
+        """
+        gc_was_enabled = gc.isenabled()
+        interval = sys.getswitchinterval()
+        gc.disable()
+        sys.setswitchinterval(WALK_SWITCH_INTERVAL_SECS)
+        try:
+            frames = self._frames()
+            active = self._threads()
+            own = threading.get_ident()
+            states = self._states
+            walks = []
+            frame = None
+            for ident, frame in frames.items():
+                state = states.get(ident)
+                thread = active.get(ident)
+                if state is None or state.thread is not thread:
+                    name = thread.name if thread is not None else ""
+                    state = states[ident] = _ThreadState(
+                        thread, ident == own or name.startswith(PROFILER_THREAD_PREFIX)
+                    )
+                if state.excluded:
+                    continue
+                cpu = self._thread_cpu(ident)
+                last_time, last_cpu = state.last_time, state.last_cpu
+                state.last_time, state.last_cpu = now, cpu
+                if last_time is None:
+                    continue  # first sight: only the baseline
+                wall = now - last_time
+                if wall <= 0:
+                    continue
+                if wall > self.max_gap_secs:
+                    wall = self.max_gap_secs
+                if cpu is None or last_cpu is None:
+                    walks.append((state, 0.0, wall, None))
+                    continue
+                walks.append((state, min(max(cpu - last_cpu, 0.0), wall), wall, _walk(state, frame)))
+            if len(states) > len(frames):
+                for ident in [i for i in states if i not in frames]:
+                    del states[ident]
+            frames = frame = None  # no frame outlives the pass
+            return walks
+        finally:
+            sys.setswitchinterval(interval)
+            if gc_was_enabled:
+                gc.enable()
+
+    def _observe(self, state: _ThreadState, walk: tuple, cpu_delta: float, wall: float) -> tuple:
+        """One thread's sample: (stack, idle, cpu secs, wall secs, label of a new attributed call, of a new leaf call)."""
+        leaf_id, leaf_code, parent_id, lasti, fresh, reuse_at, truncated = walk
+        mostly_off_cpu = cpu_delta < 0.5 * wall
+        if fresh is None:  # the same call is still running: the same stack
+            if lasti != state.lasti:
+                state.lasti = lasti
+                state.idle = self._is_idle(state.stack, leaf_code, lasti, mostly_off_cpu)
+            return (state.stack, state.idle, cpu_delta, wall, None, None)
+        chain_ids: list[int] = []
+        chain_codes: list[CodeType] = []
+        labels: list[int] = []
+        by_code = self.labeler.cached_id
+        for frame_id, code, globals_ in fresh:
+            chain_ids.append(frame_id)
+            chain_codes.append(code)
+            label = by_code(code)
+            if label is None:
+                label = self.labeler.label_id(code, globals_.get("__name__"))
+            labels.append(label)
+        if reuse_at is not None:
+            chain_ids.extend(state.chain_ids[reuse_at:])
+            chain_codes.extend(state.chain_codes[reuse_at:])
+            labels.extend(state.labels[reuse_at:])
+        elif truncated:
+            labels.append(self.labeler.truncated_id)
+        if len(chain_ids) > MAX_DEPTH:  # a reused outer part made it deeper than the cap
+            del chain_ids[MAX_DEPTH:], chain_codes[MAX_DEPTH:]
+            labels = labels[:MAX_DEPTH] + [self.labeler.truncated_id]
+        state.chain_ids, state.chain_codes, state.labels = chain_ids, chain_codes, labels
+        state.positions = {frame_id: i for i, frame_id in enumerate(chain_ids)}
+        stack = self.store.intern(tuple(reversed(labels)))
+        position = self._attributed_position(stack)
+        # chain_* are innermost first; stack is outermost first
+        index = len(stack) - 1 - position
+        attributed = (chain_ids[index], id(chain_codes[index])) if index < len(chain_ids) else (0, 0)
+        new_attributed = stack[position] if attributed != state.attributed else None
+        state.leaf_id, state.leaf_code, state.parent_id = leaf_id, leaf_code, parent_id
+        state.lasti, state.stack, state.attributed = lasti, stack, attributed
+        state.idle = self._is_idle(stack, leaf_code, lasti, mostly_off_cpu)
+        return (stack, state.idle, cpu_delta, wall, new_attributed, stack[-1])
+
+    def _attributed_position(self, stack: Stack) -> int:
+        """Index in `stack` of its innermost application frame, else of its leaf."""
+        found = self._app_index.get(stack)
+        if found is not None:
+            return found
+        is_app = self.labeler.is_app
+        position = len(stack) - 1
+        for index in range(len(stack) - 1, -1, -1):
+            if is_app(stack[index]):
+                position = index
+                break
+        if len(self._app_index) >= 20_000:
+            self._app_index.clear()
+        self._app_index[stack] = position
+        return position
+
+    def _is_idle(self, stack: Stack, code: CodeType, lasti: int, mostly_off_cpu: bool) -> bool:
+        """A known wait function at the leaf, or a thread mostly off the CPU in a blocking call."""
+        leaf = stack[-1]
+        idle = self._idle_labels.get(leaf)
+        if idle is None:
+            idle = self._idle_labels[leaf] = is_idle_function(self.labeler.label(leaf).function_name)
+        # Reading the callee costs a disassembly per new code object: only for threads
+        # that barely ran, which are the only ones a blocking call can explain.
+        return idle or (mostly_off_cpu and self._callees.is_idle_call(code, lasti))
+
+    def _record(self, now: float, records: list[tuple]) -> None:
+        gc_secs = self.gc_timer.take()
+        store = self.store
+        with store.lock:
+            bucket = store.bucket_at(now)
+            bucket.ticks += 1
+            bucket.gc_secs += gc_secs
+            for stack, idle, cpu_delta, wall, new_attributed, new_leaf in records:
+                if stack is None:
+                    bucket.unmeasured_samples += 1
+                elif idle:
+                    bucket.idle_samples += 1
+                else:
+                    store.add_busy(bucket, stack, cpu_delta, wall)
+                    if new_attributed is not None:
+                        bucket.app_calls[new_attributed] = bucket.app_calls.get(new_attributed, 0) + 1
+                    if new_leaf is not None:
+                        bucket.leaf_calls[new_leaf] = bucket.leaf_calls.get(new_leaf, 0) + 1
+
+    def attributed_position(self, stack: Stack) -> int:
+        return self._attributed_position(stack)

@@ -1,0 +1,72 @@
+"""Query parameters and response shapes of the bottlenecks and flame graph endpoints."""
+
+from rest_framework import serializers
+
+
+class BottlenecksQuerySerializer(serializers.Serializer):
+    window = serializers.IntegerField(
+        min_value=1, max_value=600, default=60, help_text="Seconds of samples to analyse (1..600)."
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=10, help_text="Hotspots (1..100).")
+    scope = serializers.ChoiceField(
+        choices=["app", "all"],
+        default="app",
+        help_text="app: innermost application frame (not stdlib/site-packages); all: leaf frame.",
+    )
+
+
+class FlamegraphQuerySerializer(serializers.Serializer):
+    window = serializers.IntegerField(min_value=1, max_value=600, default=60)
+    format = serializers.ChoiceField(
+        choices=["collapsed", "json"],
+        default="json",
+        help_text="collapsed: `a;b;c 12` lines (text/plain, flamegraph.pl/speedscope); json: a tree.",
+    )
+
+
+class HotspotSerializer(serializers.Serializer):
+    function_name = serializers.CharField(help_text="module.qualname")
+    file_location = serializers.CharField(help_text="Relative to its sys.path entry or the project.")
+    line_number = serializers.IntegerField(help_text="The function's definition line.")
+    cpu_time_percent = serializers.FloatField(help_text="Share of on-CPU time attributed to it.")
+    wall_time_percent = serializers.FloatField(help_text="Share of busy time (on or off CPU, idle excluded).")
+    call_count = serializers.IntegerField(
+        help_text="Exact with PROFILING_FULL, else distinct calls the sampler saw (a lower bound)."
+    )
+    average_duration_us = serializers.FloatField(allow_null=True)
+    impact_score = serializers.FloatField(help_text="0..1: (cpu share + wall share) / 2.")
+    samples = serializers.IntegerField(help_text="Busy samples attributed to it.")
+
+
+class BottlenecksSerializer(serializers.Serializer):
+    timestamp = serializers.CharField()
+    analysis_duration_ms = serializers.FloatField()
+    window_secs = serializers.FloatField(help_text="Seconds the samples actually span (bucket-aligned).")
+    scope = serializers.ChoiceField(choices=["app", "all"])
+    sample_hz = serializers.FloatField()
+    hotspots = HotspotSerializer(many=True)
+    total_samples = serializers.IntegerField(help_text="Thread samples in the window, busy and idle.")
+    busy_samples = serializers.IntegerField()
+    idle_samples = serializers.IntegerField()
+    cpu_bound_percent = serializers.FloatField(allow_null=True)
+    io_bound_percent = serializers.FloatField(allow_null=True)
+    memory_bound_percent = serializers.FloatField(
+        allow_null=True, help_text="Share of busy time spent in garbage collection (gc.callbacks)."
+    )
+    gc_seconds = serializers.FloatField()
+    call_count_exact = serializers.BooleanField()
+    recommendations = serializers.ListField(child=serializers.CharField())
+    note = serializers.CharField(allow_null=True)
+
+
+class FlameNodeSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="module.qualname of the frame; `all` at the root.")
+    value = serializers.IntegerField(help_text="Busy samples in this frame and below.")
+    children = serializers.ListField(child=serializers.DictField(), help_text="FlameNode children.")
+
+
+class FlamegraphSerializer(FlameNodeSerializer):
+    timestamp = serializers.CharField()
+    window_secs = serializers.FloatField()
+    sample_hz = serializers.FloatField()
+    unit = serializers.CharField()

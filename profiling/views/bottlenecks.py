@@ -1,0 +1,63 @@
+"""GET /api/profiling/bottlenecks and /api/profiling/flamegraph."""
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from profiling.conf import runtime
+from profiling.core.stacks import bottlenecks, flamegraph
+from profiling.serializers.bottlenecks import (
+    BottlenecksQuerySerializer,
+    BottlenecksSerializer,
+    FlamegraphQuerySerializer,
+    FlamegraphSerializer,
+)
+from profiling.views.base import BAD_REQUEST, COMMON_ERRORS, ProfilingView
+
+
+class BottlenecksView(ProfilingView):
+    throttle_scope = "bottlenecks"
+
+    @extend_schema(
+        parameters=[BottlenecksQuerySerializer],
+        responses={200: BottlenecksSerializer, **BAD_REQUEST, **COMMON_ERRORS},
+        tags=["profiling"],
+    )
+    def get(self, request):
+        """Hotspots of the last `window` seconds from the sampling stack profiler."""
+        query = BottlenecksQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(bottlenecks(runtime(), **query.validated_data))
+
+
+class FlamegraphView(ProfilingView):
+    throttle_scope = "flamegraph"
+
+    def perform_content_negotiation(self, request, force=False):
+        # `format` is this endpoint's own parameter, not DRF's renderer override;
+        # errors always render as JSON.
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
+
+    @extend_schema(
+        parameters=[FlamegraphQuerySerializer],
+        responses={
+            200: OpenApiResponse(
+                FlamegraphSerializer, description="format=json: a tree; format=collapsed: text/plain lines."
+            ),
+            (200, "text/plain"): OpenApiTypes.STR,
+            **BAD_REQUEST,
+            **COMMON_ERRORS,
+        },
+        tags=["profiling"],
+    )
+    def get(self, request):
+        """The last `window` seconds of busy stacks as a flame graph."""
+        query = FlamegraphQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        body = flamegraph(runtime(), **query.validated_data)
+        if isinstance(body, str):
+            return HttpResponse(body, content_type="text/plain; charset=utf-8")
+        return Response(body)

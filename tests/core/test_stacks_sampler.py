@@ -1,0 +1,309 @@
+"""The stack sampler with injected frames, threads and CPU clocks: exact figures."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from profiling.core.stacks.report import bottlenecks_report, bound_split
+from tests.core.stackfakes import Driver, FakeFrame, call_offset, stack_of
+
+
+def handler():
+    return json.dumps({})
+
+
+def render():
+    return 1
+
+
+def napper():
+    time.sleep(1)
+
+
+def report(driver: Driver, scope: str = "app", limit: int = 10) -> dict:
+    return bottlenecks_report(
+        driver.totals(),
+        driver.sampler.labeler,
+        driver.sampler.attributed_position,
+        scope=scope,
+        limit=limit,
+        window_secs=60,
+        sample_hz=driver.sampler.sample_hz,
+        timestamp=0.0,
+        started=0.0,
+        perf_counter=lambda: 0.0,
+    )
+
+
+def two_busy_threads() -> Driver:
+    driver = Driver()
+    driver.frames = {
+        1: stack_of(threading.Thread.run, handler, json.encoder.JSONEncoder.encode),
+        2: stack_of(threading.Thread.run, render),
+    }
+    driver.cpu.update({1: 0.0, 2: 0.0})
+    driver.sample(10.0)  # first sight: baselines only
+    driver.cpu.update({1: 0.1, 2: 0.025})
+    driver.sample(10.1)
+    return driver
+
+
+def test_stack_sampler_first_sight_takes_only_a_baseline():
+    driver = Driver()
+    driver.frames = {1: stack_of(threading.Thread.run, render)}
+    driver.cpu[1] = 5.0
+    driver.sample(1.0)
+    totals = driver.totals()
+    assert totals.busy_samples == 0 and totals.idle_samples == 0 and totals.ticks == 1
+
+
+def test_stack_sampler_attributes_to_innermost_app_frame_with_exact_shares():
+    body = report(two_busy_threads())
+    top, second = body["hotspots"]
+    assert top["function_name"] == f"{__name__}.handler"
+    assert top["file_location"] == "tests/core/test_stacks_sampler.py"
+    assert top["line_number"] == handler.__code__.co_firstlineno
+    assert (top["cpu_time_percent"], top["wall_time_percent"], top["impact_score"]) == (80.0, 50.0, 0.65)
+    assert second["function_name"] == f"{__name__}.render"
+    assert (second["cpu_time_percent"], second["wall_time_percent"], second["impact_score"]) == (
+        20.0,
+        50.0,
+        0.35,
+    )
+    assert body["total_samples"] == 2 and body["busy_samples"] == 2
+    assert (body["cpu_bound_percent"], body["io_bound_percent"], body["memory_bound_percent"]) == (
+        62.5,
+        37.5,
+        0.0,
+    )
+    assert body["recommendations"] == [
+        f"Critical: Optimize {__name__}.handler (80.0% CPU time, impact score: 0.65)",
+        f"Consider optimizing {__name__}.render (20.0% CPU time)",
+    ]
+
+
+def test_stack_sampler_scope_all_ranks_leaf_frames():
+    body = report(two_busy_threads(), scope="all")
+    names = [h["function_name"] for h in body["hotspots"]]
+    assert names == ["json.encoder.JSONEncoder.encode", f"{__name__}.render"]
+    assert body["hotspots"][0]["file_location"] == "json/encoder.py"
+
+
+def test_stack_sampler_limit_keeps_the_top_hotspots():
+    assert [h["function_name"] for h in report(two_busy_threads(), limit=1)["hotspots"]] == [
+        f"{__name__}.handler"
+    ]
+
+
+def test_stack_sampler_gc_time_is_memory_bound():
+    driver = two_busy_threads()
+    driver.gc.pending = 0.02
+    driver.cpu.update({1: 0.2, 2: 0.05})
+    driver.sample(10.2)
+    # busy 0.4 thread-seconds, on the CPU 0.25 of which 0.02 in garbage collection
+    assert bound_split(driver.totals()) == (57.5, 37.5, 5.0)
+
+
+def test_stack_sampler_never_samples_profiler_threads_or_itself():
+    driver = Driver()
+    own = threading.get_ident()
+    driver.frames = {
+        7: stack_of(threading.Thread.run, render),
+        own: stack_of(threading.Thread.run, handler),
+    }
+    driver.threads = {7: SimpleNamespace(name="riptide-other-worker")}
+    driver.cpu.update({7: 0.0, own: 0.0})
+    driver.sample(1.0)
+    driver.cpu.update({7: 0.1, own: 0.1})
+    driver.sample(1.1)
+    assert driver.totals().busy_samples == 0
+
+
+def test_stack_sampler_idle_waits_are_not_busy():
+    driver = Driver()
+    driver.frames = {
+        1: stack_of(threading.Thread.run, queue.Queue.get, threading.Condition.wait),
+        2: stack_of(threading.Thread.run, napper, lasti=call_offset(napper, "sleep")),
+        3: stack_of(threading.Thread.run, render),
+    }
+    driver.cpu.update({1: 0.0, 2: 0.0, 3: 0.0})
+    driver.sample(1.0)
+    driver.cpu[3] = 0.1
+    driver.sample(1.1)
+    body = report(driver)
+    assert [h["function_name"] for h in body["hotspots"]] == [f"{__name__}.render"]
+    assert (body["busy_samples"], body["idle_samples"], body["total_samples"]) == (1, 2, 3)
+    assert body["cpu_bound_percent"] == 100.0
+
+
+def test_stack_sampler_off_cpu_outside_a_known_wait_is_io_time():
+    driver = Driver()
+    driver.frames = {1: stack_of(threading.Thread.run, handler, json.encoder.JSONEncoder.encode)}
+    driver.cpu[1] = 1.0
+    driver.sample(1.0)
+    driver.sample(1.1)  # the CPU clock did not move: off the CPU, not in a wait
+    body = report(driver)
+    assert body["hotspots"][0]["cpu_time_percent"] == 0.0
+    assert body["hotspots"][0]["wall_time_percent"] == 100.0
+    assert (body["cpu_bound_percent"], body["io_bound_percent"]) == (0.0, 100.0)
+
+
+def test_stack_sampler_counts_distinct_calls_it_observed():
+    driver = Driver()
+    first = stack_of(threading.Thread.run, render)
+    driver.frames = {1: first}
+    driver.cpu[1] = 0.0
+    driver.sample(1.0)
+    for step in range(1, 4):  # the same call seen three times
+        driver.cpu[1] = 0.1 * step
+        driver.sample(1.0 + 0.1 * step)
+    driver.frames = {1: stack_of(threading.Thread.run, render)}  # a new call
+    driver.cpu[1] = 0.4
+    driver.sample(1.4)
+    spot = report(driver)["hotspots"][0]
+    assert spot["call_count"] == 2
+    assert spot["samples"] == 4
+    assert spot["average_duration_us"] == pytest.approx(200_000.0)
+
+
+def test_stack_sampler_forgets_threads_that_ended():
+    driver = Driver()
+    driver.frames = {1: stack_of(threading.Thread.run, render)}
+    driver.cpu[1] = 0.0
+    driver.sample(1.0)
+    driver.frames = {}
+    driver.sample(1.1)
+    assert driver.sampler._states == {}
+
+
+def test_stack_sampler_stalled_intervals_are_capped():
+    driver = Driver(sample_hz=10.0)
+    driver.frames = {1: stack_of(threading.Thread.run, render)}
+    driver.cpu[1] = 0.0
+    driver.sample(1.0)
+    driver.cpu[1] = 30.0
+    driver.sample(31.0)
+    totals = driver.totals()
+    assert totals.wall_secs == pytest.approx(driver.sampler.max_gap_secs)
+    assert totals.cpu_secs == pytest.approx(driver.sampler.max_gap_secs)
+
+
+def test_stack_sampler_unreadable_cpu_clock_counts_unmeasured():
+    driver = Driver()
+    driver.frames = {1: stack_of(threading.Thread.run, render)}
+    driver.sample(1.0)
+    driver.sample(1.1)
+    totals = driver.totals()
+    assert (totals.unmeasured_samples, totals.busy_samples) == (1, 0)
+
+
+def test_stack_sampler_real_thread_is_sampled_on_cpu():
+    """One real sample pair over a live spinning thread, measured with its CPU clock."""
+    from profiling.core.stacks.sampler import StackSampler
+    from tests.stacks_workload import burn_cpu
+
+    stop = threading.Event()
+    worker = threading.Thread(target=burn_cpu, args=(stop,), name="spin")
+    worker.start()
+    try:
+        sampler = StackSampler(100)
+        sampler.sample(time.monotonic())
+        time.sleep(0.2)
+        sampler.sample(time.monotonic())
+    finally:
+        stop.set()
+        worker.join()
+    totals = sampler.store.window(sampler.now(), 10)
+    spin = [s for s in totals.stacks if sampler.labeler.label(s[-1]).function_name.endswith("burn_cpu")]
+    assert spin and totals.stacks[spin[0]].cpu_secs > 0.05
+
+
+def test_stack_sampler_caps_deep_stacks_even_when_reusing_the_outer_part():
+    from profiling.core.stacks.sampler import MAX_DEPTH
+
+    driver = Driver()
+    outer = stack_of(*([render] * 100))
+    driver.frames = {1: outer}
+    driver.cpu[1] = 0.0
+    driver.sample(1.0)
+    driver.cpu[1] = 0.1
+    driver.sample(1.1)  # walks 100 frames
+    inner = outer
+    for _ in range(100):  # 100 deeper frames on top of the same outer ones
+        inner = FakeFrame(render.__code__, __name__, inner)
+    driver.frames = {1: inner}
+    driver.cpu[1] = 0.2
+    driver.sample(1.2)
+    stacks = list(driver.totals().stacks)
+    deepest = max(stacks, key=len)
+    assert len(deepest) == MAX_DEPTH + 1
+    assert driver.sampler.labeler.label(deepest[0]).function_name == "[truncated]"
+
+
+def test_stack_sampler_keeps_no_frame_alive_between_ticks():
+    """Dropping the last reference to a returned frame runs its locals' finalizers: never on the sampler."""
+    import weakref
+
+    driver = Driver()
+    leaf = stack_of(threading.Thread.run, handler, render)
+    refs = [weakref.ref(leaf), weakref.ref(leaf.f_back), weakref.ref(leaf.f_back.f_back)]
+    driver.frames = {1: leaf}
+    driver.cpu[1] = 0.0
+    driver.sample(1.0)
+    driver.cpu[1] = 0.1
+    driver.sample(1.1)
+    driver.frames = {1: stack_of(threading.Thread.run, render)}  # the thread moved on
+    del leaf
+    assert [ref() for ref in refs] == [None, None, None]
+    driver.cpu[1] = 0.2
+    driver.sample(1.2)
+    assert report(driver)["hotspots"][0]["function_name"] == f"{__name__}.render"
+
+
+def test_current_frames_pauses_the_collector_and_restores_it():
+    import gc
+
+    from profiling.core.stacks import sampler as sampler_module
+
+    seen = []
+    real = sampler_module.sys._current_frames
+
+    def spy():
+        seen.append(gc.isenabled())
+        return real()
+
+    sampler_module.sys._current_frames = spy
+    try:
+        assert threading.get_ident() in sampler_module.current_frames()
+        gc.disable()
+        sampler_module.current_frames()
+        assert not gc.isenabled()  # a disabled collector stays disabled
+    finally:
+        gc.enable()
+        sampler_module.sys._current_frames = real
+    assert seen == [False, False]
+    assert gc.isenabled()
+
+
+def test_stack_sampler_reads_frames_with_the_collector_paused_and_no_forced_switch():
+    import gc
+    import sys
+
+    driver = Driver()
+    seen = []
+
+    def frames():
+        seen.append((gc.isenabled(), sys.getswitchinterval()))
+        return {1: stack_of(threading.Thread.run, render)}
+
+    driver.sampler._frames = frames
+    interval = sys.getswitchinterval()
+    driver.sample(1.0)
+    assert seen == [(False, pytest.approx(0.1))]
+    assert gc.isenabled() and sys.getswitchinterval() == interval
