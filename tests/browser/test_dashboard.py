@@ -7,30 +7,13 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
-from django.urls import resolve
 from playwright.sync_api import expect
 
-from profiling.views.service import api_not_found
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, MISSING_MESSAGE
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 USERNAME, PASSWORD = "e2e-staff", "e2e-password-not-secret"
-# Endpoints built on other branches; the page asks for them as it loads.
-OTHER_BRANCH_ENDPOINTS = {
-    "/api/profiling/bottlenecks": "bottlenecks",
-    "/api/profiling/flamegraph": "bottlenecks",
-    "/api/profiling/allocations": "memory analysis",
-    "/api/profiling/leak-detection": "memory analysis",
-    "/api/profiling/snapshot": "memory analysis",
-}
-
-
-def endpoint_exists(path: str) -> bool:
-    return resolve(path).func is not api_not_found
-
-
-MISSING_ENDPOINTS = {path for path in OTHER_BRANCH_ENDPOINTS if not endpoint_exists(path)}
 
 
 class PageWatch:
@@ -48,10 +31,6 @@ class PageWatch:
         if message.type != "error":
             return
         url = (message.location or {}).get("url", "")
-        path = urlsplit(url).path
-        # A 404 from an endpoint another branch adds is the page's "not there yet" case.
-        if "404" in message.text and path.rstrip("/") in MISSING_ENDPOINTS:
-            return
         self.errors.append(f"console error: {message.text} ({url})")
 
     def _request(self, request) -> None:
@@ -153,12 +132,6 @@ def test_dashboard_charts_gain_points_live_and_feed_reconnects_after_restart(bro
     watch.assert_clean()
 
 
-@pytest.mark.xfail(
-    bool(MISSING_ENDPOINTS),
-    reason=f"needs the endpoints of the other branches: {sorted(MISSING_ENDPOINTS)}",
-    strict=True,
-    raises=AssertionError,
-)
 def test_dashboard_buttons_run_leak_detection_and_download_a_snapshot(browser, server, tmp_path):
     page, watch = log_in(browser, server)
     page.wait_for_selector("#connection-status[data-state=open]")

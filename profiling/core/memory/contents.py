@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from profiling.core.frames import exclusive_pass
 from profiling.core.memory.census import Census
 from profiling.core.samples import Sample
 from profiling.core.timefmt import iso_utc
@@ -20,8 +21,12 @@ MAX_SAMPLES = 120
 
 def thread_stacks() -> list[dict]:
     """Every thread's current stack, innermost frame first."""
-    frames = sys._current_frames()
     threads = {t.ident: t for t in threading.enumerate()}
+    with exclusive_pass():  # read other threads' frames only while they cannot run
+        return _read_stacks(sys._current_frames(), threads)
+
+
+def _read_stacks(frames: dict, threads: dict) -> list[dict]:
     stacks = []
     for ident, frame in list(frames.items())[:MAX_THREADS]:
         thread = threads.get(ident)

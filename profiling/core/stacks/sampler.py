@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Mapping
 from types import CodeType, FrameType
 
+from profiling.core.frames import exclusive_pass
 from profiling.core.periodic import PeriodicWorker
 from profiling.core.stacks.exact import ExactCallCounter, all_threads_installer
 from profiling.core.stacks.gctime import GcTimer
@@ -19,8 +20,6 @@ from profiling.core.stacks.threadcpu import ThreadCpuClock
 
 PROFILER_THREAD_PREFIX = "riptide-"
 MAX_DEPTH = 128
-# While the sampler reads other threads' frames, no waiting thread may force a GIL switch.
-WALK_SWITCH_INTERVAL_SECS = 0.1
 
 FrameSource = Callable[[], Mapping[int, FrameType]]
 ThreadSource = Callable[[], Mapping[int, threading.Thread]]
@@ -238,11 +237,7 @@ class StackSampler(PeriodicWorker):
         waiting thread forces a switch; nothing here is slow (labels come later).
         Only ids, code objects, globals and offsets leave it, never a frame.
         """
-        gc_was_enabled = gc.isenabled()
-        interval = sys.getswitchinterval()
-        gc.disable()
-        sys.setswitchinterval(WALK_SWITCH_INTERVAL_SECS)
-        try:
+        with exclusive_pass():
             frames = self._frames()
             active = self._threads()
             own = threading.get_ident()
@@ -278,10 +273,6 @@ class StackSampler(PeriodicWorker):
                     del states[ident]
             frames = frame = None  # no frame outlives the pass
             return walks
-        finally:
-            sys.setswitchinterval(interval)
-            if gc_was_enabled:
-                gc.enable()
 
     def _observe(self, state: _ThreadState, walk: tuple, cpu_delta: float, wall: float) -> tuple:
         """One thread's sample: (stack, idle, cpu secs, wall secs, label of a new attributed call, of a new leaf call)."""
