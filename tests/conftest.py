@@ -114,9 +114,13 @@ def daphne_server(tmp_path):
         server.stop()
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def frozen_rate_window(monkeypatch):
-    """Pin django-ratelimit's clock so a fixed window cannot roll over in the middle of a test."""
+    """Pin django-ratelimit's clock so a fixed window cannot roll over in the middle of a test.
+
+    In-process tests only: servers in subprocesses keep the real clock (their tests use
+    hourly windows).
+    """
     import types
 
     import django_ratelimit.core
