@@ -87,17 +87,18 @@ def test_bottlenecks_names_the_hot_function_first(stack_profiler, workers, clien
 
 def test_bottlenecks_gc_heavy_workload_is_memory_bound(stack_profiler, workers, client_with_key):
     workers.start(burn_cpu, workers.stop)
-    time.sleep(1.0)
-    calm = client_with_key.get("/api/profiling/bottlenecks?window=1").json()
+    time.sleep(1.5)
+    calm = client_with_key.get("/api/profiling/bottlenecks?window=2").json()
     workers.stop.set()
     workers.close()
     churn = Workers()
     try:
         churn.start(churn_garbage, churn.stop)
-        time.sleep(1.5)
-        busy = client_with_key.get("/api/profiling/bottlenecks?window=1").json()
+        time.sleep(2.2)
+        busy = client_with_key.get("/api/profiling/bottlenecks?window=2").json()
     finally:
         churn.close()
+    assert calm["total_samples"] > 0 and busy["total_samples"] > 0
     assert busy["memory_bound_percent"] > calm["memory_bound_percent"] + 5.0
     assert busy["gc_seconds"] > 0
 
