@@ -263,7 +263,7 @@ PROFILING = {
     "METRICS_PUBLIC": env.bool("PROFILING_METRICS_PUBLIC", False),
     # Stack samples a second for the bottlenecks profiler; the default keeps the whole
     # default profile under the 2 % overhead budget (docs/bottlenecks.md).
-    "SAMPLE_HZ": env.float("PROFILING_SAMPLE_HZ", 19.0, minimum=1, maximum=1000),
+    "SAMPLE_HZ": env.float("PROFILING_SAMPLE_HZ", 11.0, minimum=1, maximum=1000),
 }
 
 # A synthetic crawler workload inside the server (`make demo`), never in production.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 
 import pytest
 from django.core.cache import cache
@@ -35,24 +36,30 @@ def make_runtime(**overrides) -> ProfilingRuntime:
     return ProfilingRuntime(ProfilingConfig(**values), extra_workers=extra)
 
 
+@contextmanager
+def installed_runtime(**overrides):
+    """Start a runtime built with `overrides`, installed as the process's; stop it after."""
+    runtime = make_runtime(**overrides)
+    previous = core_runtime.install(runtime)
+    runtime.ensure_running()
+    try:
+        yield runtime
+    finally:
+        runtime.stop()
+        core_runtime.install(previous)
+
+
 @pytest.fixture
 def profiler():
     """A started runtime with a fast sampler, installed as the process's runtime."""
-    runtime = make_runtime()
-    previous = core_runtime.install(runtime)
-    runtime.ensure_running()
-    yield runtime
-    runtime.stop()
-    core_runtime.install(previous)
+    with installed_runtime() as runtime:
+        yield runtime
 
 
 @pytest.fixture
 def disabled_profiler():
-    runtime = make_runtime(enabled=False)
-    previous = core_runtime.install(runtime)
-    runtime.ensure_running()
-    yield runtime
-    core_runtime.install(previous)
+    with installed_runtime(enabled=False) as runtime:
+        yield runtime
 
 
 @pytest.fixture

@@ -6,8 +6,7 @@ import time
 
 import pytest
 
-from profiling.core import runtime as core_runtime
-from tests.conftest import make_runtime
+from tests.conftest import installed_runtime
 from tests.stacks_workload import Workers, burn_cpu, churn_garbage, nap, wait_on_queue
 
 MODULE = "tests.stacks_workload"
@@ -25,12 +24,8 @@ IDLE_MARKERS = (
 @pytest.fixture
 def stack_profiler():
     """A started runtime whose stack sampler runs at 200 Hz, installed as the process's."""
-    runtime = make_runtime(extra=True, sample_hz=200.0, memory_interval_secs=1.0)
-    previous = core_runtime.install(runtime)
-    runtime.ensure_running()
-    yield runtime
-    runtime.stop()
-    core_runtime.install(previous)
+    with installed_runtime(extra=True, sample_hz=200.0, memory_interval_secs=1.0) as runtime:
+        yield runtime
 
 
 @pytest.fixture

@@ -60,18 +60,11 @@ def test_memory_growth_rate_appears_once_samples_exist(client_with_key, profiler
 
 
 def test_memory_thresholds_come_from_settings(client_with_key):
-    from profiling.core import runtime as core_runtime
-    from tests.conftest import make_runtime
+    from tests.conftest import installed_runtime
 
     rss_mb = psutil.Process().memory_info().rss / 1024 / 1024
-    runtime = make_runtime(memory_warning_mb=1, memory_alert_mb=rss_mb + 2048)
-    previous = core_runtime.install(runtime)
-    runtime.ensure_running()
-    try:
+    with installed_runtime(memory_warning_mb=1, memory_alert_mb=rss_mb + 2048):
         body = client_with_key.get(URL).json()
-    finally:
-        runtime.stop()
-        core_runtime.install(previous)
     assert body["threshold_status"] == "warning"
     assert "warning threshold of 1 MB" in body["warnings"][0]
 

@@ -23,7 +23,7 @@ class ProfilingConfig:
     # Samples of memory/CPU kept per process: an hour at the interval, within bounds.
     history_max_samples: int = 0
     # Stack samples per second of every thread (the bottlenecks profiler).
-    sample_hz: float = 19.0
+    sample_hz: float = 11.0
 
     def __post_init__(self) -> None:
         if self.memory_interval_secs <= 0:
