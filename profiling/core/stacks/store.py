@@ -21,51 +21,50 @@ class StackStats:
     cpu_secs: float = 0.0
     wall_secs: float = 0.0
 
+    def add(self, other: StackStats) -> None:
+        self.samples += other.samples
+        self.cpu_secs += other.cpu_secs
+        self.wall_secs += other.wall_secs
+
 
 @dataclass
-class Bucket:
+class Figures:
+    """Aggregated samples: per stack, calls first seen per label, and the sums."""
+
+    stacks: dict[Stack, StackStats] = field(default_factory=dict)
+    # Calls first observed, per attributed label (app scope / leaf).
+    app_calls: dict[int, int] = field(default_factory=dict)
+    leaf_calls: dict[int, int] = field(default_factory=dict)
+    busy_samples: int = 0
+    idle_samples: int = 0
+    unmeasured_samples: int = 0
+    cpu_secs: float = 0.0
+    wall_secs: float = 0.0
+    gc_secs: float = 0.0
+    ticks: int = 0
+
+
+@dataclass
+class Bucket(Figures):
     """Everything sampled during one bucket of time (index = floor(monotonic / width))."""
 
-    index: int
-    stacks: dict[Stack, StackStats] = field(default_factory=dict)
-    # Calls first observed in this bucket, per attributed label (app scope / leaf).
-    app_calls: dict[int, int] = field(default_factory=dict)
-    leaf_calls: dict[int, int] = field(default_factory=dict)
-    busy_samples: int = 0
-    idle_samples: int = 0
-    unmeasured_samples: int = 0
-    cpu_secs: float = 0.0
-    wall_secs: float = 0.0
-    gc_secs: float = 0.0
-    ticks: int = 0
+    index: int = 0
 
 
 @dataclass
-class Totals:
+class Totals(Figures):
     """A window's buckets merged."""
 
-    stacks: dict[Stack, StackStats] = field(default_factory=dict)
-    app_calls: dict[int, int] = field(default_factory=dict)
-    leaf_calls: dict[int, int] = field(default_factory=dict)
-    busy_samples: int = 0
-    idle_samples: int = 0
-    unmeasured_samples: int = 0
-    cpu_secs: float = 0.0
-    wall_secs: float = 0.0
-    gc_secs: float = 0.0
-    ticks: int = 0
     span_secs: float = 0.0
 
-    def add(self, bucket: Bucket | Totals) -> None:
+    def add(self, bucket: Figures) -> None:
         """Add a bucket's (or other totals') figures to these."""
         stacks = self.stacks
         for stack, stats in bucket.stacks.items():
             merged = stacks.get(stack)
             if merged is None:
                 merged = stacks[stack] = StackStats()
-            merged.samples += stats.samples
-            merged.cpu_secs += stats.cpu_secs
-            merged.wall_secs += stats.wall_secs
+            merged.add(stats)
         for mine, theirs in ((self.app_calls, bucket.app_calls), (self.leaf_calls, bucket.leaf_calls)):
             for label, count in theirs.items():
                 mine[label] = mine.get(label, 0) + count
@@ -123,7 +122,7 @@ class StackStore:
             return buckets[-1]
         if buckets and buckets[-1].index > index:  # a clock that went back: keep the newest
             return buckets[-1]
-        bucket = Bucket(index)
+        bucket = Bucket(index=index)
         buckets.append(bucket)
         return bucket
 
