@@ -24,9 +24,19 @@ def profiling_config() -> ProfilingConfig:
     )
 
 
+def build_runtime() -> ProfilingRuntime:
+    """A runtime from settings; with REDIS_URL it also runs the cross-instance link."""
+    factories = {}
+    if settings.REDIS_URL:
+        from profiling.cluster.link import cluster_link_worker
+
+        factories["cluster"] = cluster_link_worker
+    return ProfilingRuntime(profiling_config(), worker_factories=factories)
+
+
 def runtime() -> ProfilingRuntime:
     """The process's profiling runtime (created from settings on first use, not started)."""
-    return get_runtime(profiling_config)
+    return get_runtime(build_runtime)
 
 
 def rate_for(scope: str) -> str:

@@ -15,6 +15,9 @@ STATUS_BY_ERROR: dict[type[errors.ProfilingError], int] = {
     errors.NotFoundError: status.HTTP_404_NOT_FOUND,
     errors.BusyError: status.HTTP_409_CONFLICT,
     errors.StorageFullError: status.HTTP_507_INSUFFICIENT_STORAGE,
+    errors.InstanceUnreachableError: status.HTTP_504_GATEWAY_TIMEOUT,
+    errors.InstanceFailedError: status.HTTP_502_BAD_GATEWAY,
+    errors.ClusterUnavailableError: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 
 

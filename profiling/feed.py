@@ -8,8 +8,10 @@ A subscriber whose queue is full misses that message; one that keeps missing the
 (it stopped reading) is disconnected.
 
 Channels' in-memory layer is not used for this: its `receive()` scans every channel,
-so a `group_send` to N consumers costs O(N^2) (SPEC section 5). Publishing to other
-processes and hosts through a Redis group (REDIS_URL) plugs in at `RemotePublisher`.
+so a `group_send` to N consumers costs O(N^2) (SPEC section 5). With REDIS_URL, the
+other instances' messages arrive through this process's one cross-instance link
+(profiling/cluster/link.py), which hands each to `deliver_threadsafe`; they are fanned
+out the same way, and their recent samples join the history message.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import logging
 import os
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
 from profiling.core.runtime import ProfilingRuntime
@@ -50,13 +53,6 @@ class Subscriber(Protocol):
         """Disconnect: the client stopped reading."""
 
 
-class RemotePublisher(Protocol):
-    """Publishes a message to other processes (the Redis channel layer group, with REDIS_URL)."""
-
-    def publish(self, message: dict) -> None:
-        """Hand `message` over without blocking; runs on the event loop."""
-
-
 class LiveFeed:
     """Fan the runtime's samples and events out to the subscribers of one event loop."""
 
@@ -68,13 +64,13 @@ class LiveFeed:
         queue_size: int | None = None,
         max_consecutive_drops: int | None = None,
         history_samples: int | None = None,
-        remote: RemotePublisher | None = None,
+        remote_history: Callable[[], list[dict]] | None = None,
     ):
         self.runtime = runtime
         self.loop = loop
         self.queue_size = queue_size or QUEUE_SIZE
         self.max_consecutive_drops = max_consecutive_drops or MAX_CONSECUTIVE_DROPS
-        self.remote = remote
+        self.remote_history = remote_history
         self.pid = os.getpid()
         self._subscribers: dict[Subscriber, int] = {}  # -> consecutive drops
         self._recent: deque[dict] = deque(maxlen=history_samples or HISTORY_SAMPLES)
@@ -93,14 +89,19 @@ class LiveFeed:
     # -- on the sampler thread (or whichever thread publishes an event) ------------------
 
     def _on_sample(self, sample: Sample) -> None:
-        if self._subscribers or self.remote is not None:
+        if self._subscribers:
             self._call_on_loop(self._publish_sample, sample)
         else:
             self._stale = True
 
     def _on_event(self, message: dict) -> None:
-        if self._subscribers or self.remote is not None:
+        if self._subscribers:
             self._call_on_loop(self._publish, message)
+
+    def deliver_threadsafe(self, text: str) -> None:
+        """From any thread: fan out a message another instance published (already JSON)."""
+        if self._subscribers:
+            self._call_on_loop(self._deliver, text)
 
     def _call_on_loop(self, callback, argument) -> None:
         try:
@@ -121,14 +122,17 @@ class LiveFeed:
         self._publish(message)
 
     def _publish(self, message: dict) -> None:
-        self._outbox.append(json.dumps(message, separators=(",", ":")))
+        self._enqueue(json.dumps(message, separators=(",", ":")))
+
+    def _deliver(self, text: str) -> None:
+        if self.remote_history is not None:
+            self._history_text = None  # the other instances' samples are part of it
+        self._enqueue(text)
+
+    def _enqueue(self, text: str) -> None:
+        self._outbox.append(text)
         if self._publisher is None or self._publisher.done():
             self._publisher = self.loop.create_task(self._drain_outbox())
-        if self.remote is not None:
-            try:
-                self.remote.publish(message)
-            except Exception:
-                logger.warning("publishing to the remote group failed", exc_info=True)
 
     async def _drain_outbox(self) -> None:
         """Fan each waiting message out, in order, yielding to the loop between chunks."""
@@ -195,9 +199,10 @@ class LiveFeed:
         if self._stale:
             self._rebuild_history()
         if self._history_text is None:
-            self._history_text = json.dumps(
-                {"type": "history", "samples": list(self._recent)}, separators=(",", ":")
-            )
+            samples = list(self._recent)
+            if self.remote_history is not None:
+                samples += self.remote_history()
+            self._history_text = json.dumps({"type": "history", "samples": samples}, separators=(",", ":"))
         return self._history_text
 
     def _rebuild_history(self) -> None:
@@ -235,5 +240,16 @@ def feed_for(runtime: ProfilingRuntime) -> LiveFeed:
         return feed
     if feed is not None:
         feed.close()
-    _feed = LiveFeed(runtime, loop)
+    from profiling.cluster.link import link_of
+
+    link = link_of(runtime)
+    _feed = LiveFeed(runtime, loop, remote_history=link.remote_history if link is not None else None)
     return _feed
+
+
+def current_feed() -> LiveFeed | None:
+    """This process's feed, if a client ever connected to it."""
+    feed = _feed
+    if feed is None or feed.pid != os.getpid() or feed.loop.is_closed():
+        return None
+    return feed

@@ -1,10 +1,11 @@
 from django.urls import re_path
 
-from profiling.views import bottlenecks, memory_analysis, system
+from profiling.views import bottlenecks, instances, memory_analysis, system
 
 app_name = "profiling"
 
 urlpatterns = [
+    re_path(r"^instances/?$", instances.InstancesView.as_view(), name="instances"),
     re_path(r"^memory/?$", system.MemoryView.as_view(), name="memory"),
     re_path(r"^cpu/?$", system.CpuView.as_view(), name="cpu"),
     re_path(r"^allocations/?$", memory_analysis.AllocationsView.as_view(), name="allocations"),

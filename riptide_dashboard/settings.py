@@ -264,6 +264,9 @@ PROFILING = {
     # Stack samples a second for the bottlenecks profiler; the default keeps the whole
     # default profile under the 2 % overhead budget (docs/bottlenecks.md).
     "SAMPLE_HZ": env.float("PROFILING_SAMPLE_HZ", 11.0, minimum=1, maximum=1000),
+    # With REDIS_URL: how long a request for another instance (leak detection, snapshot,
+    # bottlenecks, ...) waits for that instance's answer before answering 504.
+    "INSTANCE_TIMEOUT_SECS": env.float("PROFILING_INSTANCE_TIMEOUT_SECS", 10.0, minimum=0.1, maximum=120),
 }
 
 # A synthetic crawler workload inside the server (`make demo`), never in production.

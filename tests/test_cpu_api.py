@@ -18,7 +18,9 @@ def test_cpu_fields_and_split_adds_up(client_with_key, profiler):
         "interval_secs",
         "process",
         "note",
+        "instance",
     }
+    assert body["instance"] == profiler.instance
     split = body["user_time_percent"] + body["system_time_percent"] + body["idle_time_percent"]
     assert 99.0 <= split <= 100.5
     assert body["cpu_usage_percent"] == pytest.approx(100 - body["idle_time_percent"], abs=0.01)

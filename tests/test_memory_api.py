@@ -8,6 +8,7 @@ pytestmark = pytest.mark.django_db
 URL = "/api/profiling/memory"
 FIELDS = {
     "timestamp",
+    "instance",
     "rss_mb",
     "heap_mb",
     "virtual_mb",

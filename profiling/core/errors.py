@@ -33,3 +33,21 @@ class BusyError(ProfilingError):
 
 class StorageFullError(ProfilingError):
     default_detail = "Not enough storage to complete the operation."
+
+
+class InstanceUnreachableError(ProfilingError):
+    """Another instance did not answer a request in time (it is gone, stopped or overloaded)."""
+
+    default_detail = "The instance did not answer in time."
+
+
+class InstanceFailedError(ProfilingError):
+    """Another instance answered a request with an unexpected failure of its own."""
+
+    default_detail = "The instance failed to answer."
+
+
+class ClusterUnavailableError(ProfilingError):
+    """The shared channel layer (Redis) cannot be reached."""
+
+    default_detail = "The shared channel layer (REDIS_URL) cannot be reached."

@@ -40,12 +40,16 @@ class ProfilingRuntime:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         extra_workers: bool = True,
+        worker_factories: dict[str, Callable[[ProfilingRuntime], object]] | None = None,
     ):
         self.config = config
         self._reader_factory = reader_factory
         self._clock = clock
         self._wall_clock = wall_clock
         self._extra_workers = extra_workers
+        # Workers the embedding application adds (e.g. the cross-instance link): each is
+        # built and started in every process that starts the profiler, like the others.
+        self._worker_factories = dict(worker_factories or {})
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._listeners: list[SampleListener] = []
@@ -53,7 +57,7 @@ class ProfilingRuntime:
         self._last_status: str | None = None
         self.system_sampler: SystemSampler | None = None
         self.reader: SystemReader | None = None
-        self.workers: dict[str, PeriodicWorker] = {}
+        self.workers: dict[str, PeriodicWorker] = {}  # or any object with the same lifecycle
         self.instance = f"{socket.gethostname()}:{os.getpid()}"
         self.started_at: float | None = None
         self.counters: dict[str, int] = {}
@@ -92,6 +96,8 @@ class ProfilingRuntime:
 
             for name, factory in default_worker_factories().items():
                 self.workers[name] = factory(self)
+        for name, factory in self._worker_factories.items():
+            self.workers[name] = factory(self)
         self.started_at = self._wall_clock()
         self._pid = pid
         for worker in self.workers.values():
@@ -229,15 +235,15 @@ def install(runtime: ProfilingRuntime | None) -> ProfilingRuntime | None:
     return previous
 
 
-def get_runtime(config_factory: Callable[[], ProfilingConfig] | None = None) -> ProfilingRuntime:
-    """Return the process's runtime, creating it (not starting it) on first use."""
+def get_runtime(factory: Callable[[], ProfilingRuntime] | None = None) -> ProfilingRuntime:
+    """Return the process's runtime, creating it with `factory` (not starting it) on first use."""
     global _runtime
     runtime = _runtime
     if runtime is not None:
         return runtime
     with _runtime_lock:
         if _runtime is None:
-            _runtime = ProfilingRuntime(config_factory() if config_factory else ProfilingConfig())
+            _runtime = factory() if factory else ProfilingRuntime(ProfilingConfig())
         return _runtime
 
 

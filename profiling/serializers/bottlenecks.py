@@ -39,6 +39,7 @@ class HotspotSerializer(serializers.Serializer):
 
 
 class BottlenecksSerializer(serializers.Serializer):
+    instance = serializers.CharField(help_text="host:pid of the process that answered (see ?instance=).")
     timestamp = serializers.CharField()
     analysis_duration_ms = serializers.FloatField()
     window_secs = serializers.FloatField(help_text="Seconds the samples actually span (bucket-aligned).")
@@ -66,6 +67,7 @@ class FlameNodeSerializer(serializers.Serializer):
 
 
 class FlamegraphSerializer(FlameNodeSerializer):
+    instance = serializers.CharField(help_text="host:pid of the process that answered (see ?instance=).")
     timestamp = serializers.CharField()
     window_secs = serializers.FloatField()
     sample_hz = serializers.FloatField()

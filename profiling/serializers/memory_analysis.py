@@ -41,6 +41,7 @@ class AllocatorFiguresSerializer(serializers.Serializer):
 
 
 class AllocationsSerializer(serializers.Serializer):
+    instance = serializers.CharField(help_text="host:pid of the process that answered (see ?instance=).")
     timestamp = serializers.CharField()
     status = serializers.ChoiceField(
         choices=["collecting", "ready", "stale"],
@@ -83,6 +84,7 @@ class PotentialLeakSerializer(serializers.Serializer):
 
 
 class LeakReportSerializer(serializers.Serializer):
+    instance = serializers.CharField(help_text="host:pid of the process that answered (see ?instance=).")
     timestamp = serializers.CharField()
     analysis_duration_ms = serializers.FloatField()
     census_duration_ms = serializers.FloatField()
@@ -104,6 +106,7 @@ class LeakReportSerializer(serializers.Serializer):
 
 
 class SnapshotSerializer(serializers.Serializer):
+    instance = serializers.CharField(help_text="host:pid of the process that answered (see ?instance=).")
     timestamp = serializers.CharField()
     snapshot_id = serializers.CharField()
     file_path = serializers.CharField()
@@ -121,6 +124,7 @@ class SnapshotEntrySerializer(serializers.Serializer):
 
 
 class SnapshotListSerializer(serializers.Serializer):
+    instance = serializers.CharField(help_text="host:pid of the process that answered (see ?instance=).")
     count = serializers.IntegerField()
     max_count = serializers.IntegerField()
     snapshots = SnapshotEntrySerializer(many=True, help_text="Newest first.")
@@ -144,6 +148,7 @@ class TypeGrowthSerializer(GrowthRowSerializer):
 
 
 class SnapshotCompareSerializer(serializers.Serializer):
+    instance = serializers.CharField(help_text="host:pid of the process that answered (see ?instance=).")
     from_snapshot = serializers.CharField()
     to_snapshot = serializers.CharField()
     from_timestamp = serializers.CharField(allow_null=True)

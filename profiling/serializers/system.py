@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 
 class MemorySerializer(serializers.Serializer):
+    instance = serializers.CharField(help_text="host:pid of the process that answered (see ?instance=).")
     timestamp = serializers.CharField(help_text="When measured: ISO 8601 UTC, milliseconds, Z.")
     rss_mb = serializers.FloatField(help_text="Resident set size, MiB.")
     heap_mb = serializers.FloatField(
@@ -38,6 +39,7 @@ class ProcessCpuSerializer(serializers.Serializer):
 
 
 class CpuSerializer(serializers.Serializer):
+    instance = serializers.CharField(help_text="host:pid of the process that answered (see ?instance=).")
     timestamp = serializers.CharField()
     cpu_usage_percent = serializers.FloatField(help_text="System-wide, over the last sampling interval.")
     user_time_percent = serializers.FloatField()

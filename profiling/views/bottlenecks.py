@@ -6,8 +6,6 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from profiling.conf import runtime
-from profiling.core.stacks import bottlenecks, flamegraph
 from profiling.serializers.bottlenecks import (
     BottlenecksQuerySerializer,
     BottlenecksSerializer,
@@ -15,21 +13,22 @@ from profiling.serializers.bottlenecks import (
     FlamegraphSerializer,
 )
 from profiling.views.base import BAD_REQUEST, COMMON_ERRORS, ProfilingView
+from profiling.views.instances import INSTANCE_PARAMETER, REMOTE_ERRORS, answer
 
 
 class BottlenecksView(ProfilingView):
     throttle_scope = "bottlenecks"
 
     @extend_schema(
-        parameters=[BottlenecksQuerySerializer],
-        responses={200: BottlenecksSerializer, **BAD_REQUEST, **COMMON_ERRORS},
+        parameters=[BottlenecksQuerySerializer, INSTANCE_PARAMETER],
+        responses={200: BottlenecksSerializer, **BAD_REQUEST, **REMOTE_ERRORS, **COMMON_ERRORS},
         tags=["profiling"],
     )
     def get(self, request):
         """Hotspots of the last `window` seconds from the sampling stack profiler."""
         query = BottlenecksQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return Response(bottlenecks(runtime(), **query.validated_data))
+        return Response(answer(request, "bottlenecks", query.validated_data))
 
 
 class FlamegraphView(ProfilingView):
@@ -42,13 +41,14 @@ class FlamegraphView(ProfilingView):
         return renderer, renderer.media_type
 
     @extend_schema(
-        parameters=[FlamegraphQuerySerializer],
+        parameters=[FlamegraphQuerySerializer, INSTANCE_PARAMETER],
         responses={
             200: OpenApiResponse(
                 FlamegraphSerializer, description="format=json: a tree; format=collapsed: text/plain lines."
             ),
             (200, "text/plain"): OpenApiTypes.STR,
             **BAD_REQUEST,
+            **REMOTE_ERRORS,
             **COMMON_ERRORS,
         },
         tags=["profiling"],
@@ -57,7 +57,7 @@ class FlamegraphView(ProfilingView):
         """The last `window` seconds of busy stacks as a flame graph."""
         query = FlamegraphQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        body = flamegraph(runtime(), **query.validated_data)
-        if isinstance(body, str):
-            return HttpResponse(body, content_type="text/plain; charset=utf-8")
+        body = answer(request, "flamegraph", query.validated_data)
+        if "collapsed" in body:
+            return HttpResponse(body["collapsed"], content_type="text/plain; charset=utf-8")
         return Response(body)

@@ -2,7 +2,7 @@
 
 import math
 
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
@@ -19,6 +19,7 @@ from profiling.serializers.memory_analysis import (
     SnapshotSerializer,
 )
 from profiling.views.base import BAD_REQUEST, COMMON_ERRORS, ProfilingView
+from profiling.views.instances import INSTANCE_PARAMETER, REMOTE_ERRORS, answer, requested_instance
 
 MAX_WAIT_SECS = 5.0
 NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description="No such snapshot.")}
@@ -52,15 +53,16 @@ class AllocationsView(ProfilingView):
                 "wait",
                 {"type": "number", "minimum": 0, "maximum": MAX_WAIT_SECS},
                 description=f"Seconds (0..{MAX_WAIT_SECS:g}) to wait for a running window before answering.",
-            )
+            ),
+            INSTANCE_PARAMETER,
         ],
-        responses={200: AllocationsSerializer, **BAD_REQUEST, **COMMON_ERRORS},
+        responses={200: AllocationsSerializer, **BAD_REQUEST, **REMOTE_ERRORS, **COMMON_ERRORS},
         tags=["memory"],
     )
     def get(self, request):
         """Live allocations by function from the latest bounded tracing window, and allocator figures."""
         wait = parse_wait(request.query_params.get("wait"))
-        return Response(_analysis().allocations_report(wait))
+        return Response(answer(request, "allocations", {"wait": wait}))
 
 
 class LeakDetectionView(ProfilingView):
@@ -69,22 +71,32 @@ class LeakDetectionView(ProfilingView):
         request = getattr(self, "request", None)
         return "leak_detection" if request is not None and request.method == "POST" else "leak_report"
 
-    @extend_schema(request=None, responses={200: LeakReportSerializer, **COMMON_ERRORS}, tags=["memory"])
+    @extend_schema(
+        request=None,
+        parameters=[INSTANCE_PARAMETER],
+        responses={200: LeakReportSerializer, **BAD_REQUEST, **REMOTE_ERRORS, **COMMON_ERRORS},
+        tags=["memory"],
+    )
     def post(self, request):
         """Add a fresh leak check and analyse the background checks' history."""
-        return Response(_analysis().detect_leaks())
+        return Response(answer(request, "leak_detection"))
 
     @extend_schema(
+        parameters=[INSTANCE_PARAMETER],
         responses={
             200: LeakReportSerializer,
-            404: OpenApiResponse(ErrorSerializer, description="No analysis has run yet."),
+            **BAD_REQUEST,
+            **REMOTE_ERRORS,
+            404: OpenApiResponse(
+                ErrorSerializer, description="No analysis has run yet, or no such instance."
+            ),
             **COMMON_ERRORS,
         },
         tags=["memory"],
     )
     def get(self, request):
         """The latest leak report, without running a new analysis."""
-        return Response(_analysis().latest_leak_report())
+        return Response(answer(request, "leak_report"))
 
 
 class SnapshotView(ProfilingView):
@@ -92,8 +104,11 @@ class SnapshotView(ProfilingView):
 
     @extend_schema(
         request=None,
+        parameters=[INSTANCE_PARAMETER],
         responses={
             200: SnapshotSerializer,
+            **BAD_REQUEST,
+            **REMOTE_ERRORS,
             507: OpenApiResponse(ErrorSerializer, description="Disk full; no file was kept."),
             **COMMON_ERRORS,
         },
@@ -101,16 +116,20 @@ class SnapshotView(ProfilingView):
     )
     def post(self, request):
         """Write a heap snapshot (JSON) atomically into the snapshot directory."""
-        return Response(_analysis().create_snapshot())
+        return Response(answer(request, "snapshot"))
 
 
 class SnapshotListView(ProfilingView):
     throttle_scope = "snapshots"
 
-    @extend_schema(responses={200: SnapshotListSerializer, **COMMON_ERRORS}, tags=["memory"])
+    @extend_schema(
+        parameters=[INSTANCE_PARAMETER],
+        responses={200: SnapshotListSerializer, **BAD_REQUEST, **REMOTE_ERRORS, **COMMON_ERRORS},
+        tags=["memory"],
+    )
     def get(self, request):
         """The kept snapshots, newest first (read from the directory)."""
-        return Response(_analysis().list_snapshots())
+        return Response(answer(request, "snapshots"))
 
 
 class SnapshotDownloadView(ProfilingView):
@@ -122,13 +141,21 @@ class SnapshotDownloadView(ProfilingView):
                 OpenApiTypes.OBJECT,
                 description="The snapshot file (format riptide-snapshot/1), as an attachment.",
             ),
+            **BAD_REQUEST,
+            **REMOTE_ERRORS,
             **NOT_FOUND,
             **COMMON_ERRORS,
         },
+        parameters=[INSTANCE_PARAMETER],
         tags=["memory"],
     )
     def get(self, request, snapshot_id):
         """Exactly that snapshot file, as an attachment."""
+        if requested_instance(request) is not None:
+            remote = answer(request, "snapshot_file", {"snapshot_id": snapshot_id})
+            response = HttpResponse(remote["content"].encode("utf-8"), content_type="application/json")
+            response["Content-Disposition"] = f'attachment; filename="{remote["snapshot_id"]}.json"'
+            return response
         snapshot = _analysis().snapshot_file(snapshot_id)
         try:
             handle = open(snapshot.path, "rb")  # noqa: SIM115 - FileResponse closes it
@@ -145,7 +172,17 @@ class SnapshotDownloadView(ProfilingView):
 class SnapshotCompareView(ProfilingView):
     throttle_scope = "snapshot_compare"
 
-    @extend_schema(responses={200: SnapshotCompareSerializer, **NOT_FOUND, **COMMON_ERRORS}, tags=["memory"])
+    @extend_schema(
+        parameters=[INSTANCE_PARAMETER],
+        responses={
+            200: SnapshotCompareSerializer,
+            **BAD_REQUEST,
+            **REMOTE_ERRORS,
+            **NOT_FOUND,
+            **COMMON_ERRORS,
+        },
+        tags=["memory"],
+    )
     def get(self, request, before_id, after_id):
         """What grew from one snapshot to another, by component and by type."""
-        return Response(_analysis().compare_snapshots(before_id, after_id))
+        return Response(answer(request, "snapshot_compare", {"before_id": before_id, "after_id": after_id}))
