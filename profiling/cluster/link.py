@@ -127,6 +127,7 @@ class ClusterLink:
         self._remote: OrderedDict[str, _Recent] = OrderedDict()
         self._remote_lock = threading.Lock()
         self._member = False
+        self._closing = False
         self._degraded = False
         self._cpu_seconds = 0.0
         self.error_count = 0
@@ -191,6 +192,7 @@ class ClusterLink:
 
     async def _main(self) -> None:
         self.loop = asyncio.get_running_loop()
+        self._closing = False
         self._stopping = asyncio.Event()
         self._outbox = asyncio.Queue(OUTBOX_SIZE)
         self._executor = concurrent.futures.ThreadPoolExecutor(
@@ -214,16 +216,19 @@ class ClusterLink:
             await self._stopping.wait()
         finally:
             self._ready.clear()
+            self._closing = True
             self.runtime.remove_sample_listener(self._on_sample)
             self.runtime.remove_event_listener(self._on_event)
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            # A cancelled Redis read can surface as a timeout error instead of the
+            # cancellation; the loops see `_closing` and end either way.
+            await asyncio.wait(tasks, timeout=2)
             for future in self._pending.values():
                 future.cancel()
             await self._leave()
             await client.aclose()
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor.shutdown(wait=True, cancel_futures=True)
 
     async def _leave(self) -> None:
         """Leave the group and the registry so the others see this instance gone at once."""
@@ -237,21 +242,25 @@ class ClusterLink:
             logger.debug("leaving the cross-instance group failed", exc_info=True)
 
     async def _membership_loop(self) -> None:
-        while True:
+        while not self._closing:
             try:
                 await self.layer.group_add(GROUP, self.channel)
                 self._member = True
                 self._healthy()
                 await asyncio.sleep(MEMBERSHIP_RENEW_SECS)
             except Exception as exc:
+                if self._closing:
+                    return
                 self._failed("joining the group", exc)
                 await asyncio.sleep(RETRY_SECS)
 
     async def _receive_loop(self) -> None:
-        while True:
+        while not self._closing:
             try:
                 message = await self.layer.receive(self.channel)
             except Exception as exc:
+                if self._closing:
+                    return
                 self._failed("receiving", exc)
                 await asyncio.sleep(RETRY_SECS)
                 continue
@@ -265,7 +274,7 @@ class ClusterLink:
 
     async def _send_loop(self) -> None:
         outbox = self._outbox
-        while True:
+        while not self._closing:
             kind, item = await outbox.get()
             try:
                 if kind == "sample":
