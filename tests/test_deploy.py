@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -18,6 +19,7 @@ PROMETHEUS = ROOT / "deploy" / "prometheus"
 CONFIG = PROMETHEUS / "prometheus.yml"
 RULES = PROMETHEUS / "riptide-rules.yml"
 RULE_TESTS = PROMETHEUS / "riptide-rules.test.yml"
+GRAFANA = ROOT / "deploy" / "grafana" / "riptide-dashboard.json"
 
 # Series Prometheus makes itself for every target, not exported by the server.
 SCRAPE_SERIES = {"up"}
@@ -82,6 +84,42 @@ def recorded_names() -> set[str]:
 
 def rules_metric_names() -> set[str]:
     return set().union(*(metric_names(rule["expr"]) for group in rule_groups() for rule in group["rules"]))
+
+
+def grafana_dashboard() -> dict:
+    return json.loads(GRAFANA.read_text())
+
+
+def grafana_panels(panels: list[dict]) -> list[dict]:
+    """Return every panel, the ones inside rows included."""
+    found = []
+    for panel in panels:
+        found.append(panel)
+        found.extend(grafana_panels(panel.get("panels", [])))
+    return found
+
+
+def grafana_expressions() -> list[str]:
+    return [
+        target["expr"]
+        for panel in grafana_panels(grafana_dashboard()["panels"])
+        for target in panel.get("targets", [])
+        if "expr" in target
+    ]
+
+
+def grafana_variable_metrics() -> set[str]:
+    """Return the metrics the template variables' label_values() queries read."""
+    names = set()
+    for variable in grafana_dashboard()["templating"]["list"]:
+        if variable["type"] != "query":
+            continue
+        query = variable["query"]
+        query = query["query"] if isinstance(query, dict) else query
+        match = re.fullmatch(r"label_values\((.+),\s*\w+\)", query.strip())
+        assert match, f"unexpected variable query {query!r}"
+        names |= metric_names(match.group(1))
+    return names
 
 
 # --- promtool ------------------------------------------------------------------------
@@ -203,3 +241,53 @@ def test_rules_use_only_exported_metrics(exported_names):
     }
     unknown = used - exported_names - SCRAPE_SERIES - recorded_names()
     assert not unknown, f"the rules use metrics the server does not export: {sorted(unknown)}"
+
+
+@pytest.mark.server
+def test_grafana_dashboard_uses_only_exported_metrics(exported_names):
+    used = set().union(*map(metric_names, grafana_expressions())) | grafana_variable_metrics()
+    assert used >= {
+        "riptide_memory_rss_bytes",
+        "riptide_memory_heap_bytes",
+        "riptide_memory_virtual_bytes",
+        "riptide_memory_growth_rate_bytes_per_second",
+        "riptide_cpu_usage_percent",
+        "riptide_process_cpu_percent",
+        "riptide_memory_threshold_status",
+        "riptide_profiling_overhead_ratio",
+        "riptide_leak_detections_total",
+        "riptide_leaks_reported_total",
+        "riptide_snapshots_total",
+        "riptide_profiler_errors_total",
+    }
+    unknown = used - exported_names - SCRAPE_SERIES
+    assert not unknown, f"the Grafana dashboard uses metrics the server does not export: {sorted(unknown)}"
+
+
+# --- the Grafana dashboard -----------------------------------------------------------
+
+
+def test_grafana_dashboard_panels_have_unique_ids_a_datasource_and_queries():
+    dashboard = grafana_dashboard()
+    assert 36 <= dashboard["schemaVersion"] <= 39
+    panels = grafana_panels(dashboard["panels"])
+    assert len(panels) >= 8
+    ids = [panel["id"] for panel in panels]
+    assert len(ids) == len(set(ids)), ids
+    for panel in panels:
+        if panel["type"] == "row":
+            continue
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel["title"]
+        exprs = [target.get("expr", "") for target in panel["targets"]]
+        assert exprs and all(exprs), panel["title"]
+        # Every query follows the process picker.
+        assert all('instance=~"$instance"' in expr for expr in exprs), panel["title"]
+
+
+def test_grafana_dashboard_picks_the_datasource_and_the_processes():
+    variables = {variable["name"]: variable for variable in grafana_dashboard()["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    instance = variables["instance"]
+    assert instance["query"]["query"] == "label_values(riptide_memory_rss_bytes, instance)"
+    assert instance["multi"] and instance["includeAll"]
