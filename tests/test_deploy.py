@@ -20,6 +20,7 @@ CONFIG = PROMETHEUS / "prometheus.yml"
 RULES = PROMETHEUS / "riptide-rules.yml"
 RULE_TESTS = PROMETHEUS / "riptide-rules.test.yml"
 GRAFANA = ROOT / "deploy" / "grafana" / "riptide-dashboard.json"
+NGINX = ROOT / "deploy" / "nginx" / "riptide.conf"
 
 # Series Prometheus makes itself for every target, not exported by the server.
 SCRAPE_SERIES = {"up"}
@@ -291,3 +292,31 @@ def test_grafana_dashboard_picks_the_datasource_and_the_processes():
     instance = variables["instance"]
     assert instance["query"]["query"] == "label_values(riptide_memory_rss_bytes, instance)"
     assert instance["multi"] and instance["includeAll"]
+
+
+# --- the nginx example -----------------------------------------------------------------
+
+
+def nginx_blocks(text: str, opening: str) -> dict[str, str]:
+    """Return the bodies of the blocks whose opening line matches `opening` (no nested blocks)."""
+    text = re.sub(r"#.*", "", text)
+    return {m.group(1): m.group(2) for m in re.finditer(opening + r"\s*\{([^{}]*)\}", text)}
+
+
+def test_nginx_balances_several_loopback_processes_and_upgrades_websockets():
+    text = NGINX.read_text()
+    (upstream,) = nginx_blocks(text, r"upstream\s+(riptide)").values()
+    servers = re.findall(r"^\s*server\s+(127\.0\.0\.1:\d+)", upstream, flags=re.MULTILINE)
+    assert len(servers) == len(set(servers)) >= 2
+    locations = nginx_blocks(text, r"location\s+((?:=\s*)?/\S*)")
+    assert set(locations) >= {"/ws/", "/", "= /metrics"}
+    for path in ("/ws/", "/"):
+        body = locations[path]
+        assert "proxy_pass http://riptide;" in body, path
+        # nginx inherits proxy_set_header only into locations that set none: each sets all.
+        for header in ("Host $host", "X-Forwarded-Proto $scheme", "X-Forwarded-For $remote_addr"):
+            assert f"proxy_set_header {header};" in body, (path, header)
+    assert "proxy_set_header Upgrade $http_upgrade;" in locations["/ws/"]
+    assert "proxy_set_header Connection $connection_upgrade;" in locations["/ws/"]
+    assert "proxy_http_version 1.1;" in text
+    assert "proxy_pass" not in locations["= /metrics"]  # Prometheus scrapes each process
