@@ -21,6 +21,8 @@ RULES = PROMETHEUS / "riptide-rules.yml"
 RULE_TESTS = PROMETHEUS / "riptide-rules.test.yml"
 GRAFANA = ROOT / "deploy" / "grafana" / "riptide-dashboard.json"
 NGINX = ROOT / "deploy" / "nginx" / "riptide.conf"
+DEPLOYMENT_DOC = ROOT / "docs" / "deployment.md"
+SETTINGS = ROOT / "riptide_dashboard" / "settings.py"
 
 # Series Prometheus makes itself for every target, not exported by the server.
 SCRAPE_SERIES = {"up"}
@@ -320,3 +322,15 @@ def test_nginx_balances_several_loopback_processes_and_upgrades_websockets():
     assert "proxy_set_header Connection $connection_upgrade;" in locations["/ws/"]
     assert "proxy_http_version 1.1;" in text
     assert "proxy_pass" not in locations["= /metrics"]  # Prometheus scrapes each process
+
+
+# --- docs/deployment.md ------------------------------------------------------------------
+
+
+def test_deployment_doc_names_only_variables_the_settings_read():
+    variables = set(
+        re.findall(r"\b(?:DJANGO|PROFILING|ENABLE|REDIS|DATABASE)_[A-Z0-9_]+\b", DEPLOYMENT_DOC.read_text())
+    )
+    read = set(re.findall(r'env\.\w+\(\s*"([A-Z0-9_]+)"', SETTINGS.read_text()))
+    assert {"DATABASE_URL", "REDIS_URL", "DJANGO_SECRET_KEY", "DJANGO_HTTPS"} <= variables
+    assert variables <= read, sorted(variables - read)
