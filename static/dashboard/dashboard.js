@@ -5,6 +5,11 @@
   var body = document.body;
   var FEED_PATH = body.dataset.feedPath;
   var API = body.dataset.apiRoot;
+  var OWN = body.dataset.instance;
+  var INTERVAL_SECS = Number(body.dataset.interval) || 5;
+  // An instance is marked gone when no sample came for this many of its intervals (at least 5 s).
+  var GONE_AFTER_INTERVALS = 3;
+  var PALETTE = ["#2563eb", "#db2777", "#16a34a", "#9333ea", "#d97706", "#0ea5e9", "#dc2626", "#64748b"];
   var MAX_POINTS = 600;
   var BACKOFF_SECS = [1, 2, 4, 8, 15];
   var CSRF = document.querySelector('meta[name="csrf-token"]').content;
@@ -14,6 +19,11 @@
     usage: "#2563eb", user: "#0ea5e9", system: "#f59e0b", process: "#db2777", load: "#64748b" };
 
   var thresholds = null;
+  // Every instance heard on the feed: its recent samples, when it was last heard, gone or not.
+  var instances = {};
+  // The instance shown: a name, or "" for all of them side by side.
+  var selected = OWN;
+  var allNames = [];
 
   // -- helpers ---------------------------------------------------------------------------
 
@@ -82,8 +92,23 @@
     });
   }
 
+  // The instance the buttons and views ask about: the one shown, or this server's in the all view.
+  function target() { return selected || OWN; }
+
+  function forTarget(path) {
+    if (target() === OWN) { return path; }
+    return path + (path.indexOf("?") < 0 ? "?" : "&") + "instance=" + encodeURIComponent(target());
+  }
+
   // A sentence for an answer that carries no result: missing endpoint, disabled, limited.
   function problem(result, what) {
+    if (result.status === 504 || result.status === 502) {
+      return notice(what + " for " + target() + " failed (HTTP " + result.status + "): " +
+        (result.data && result.data.detail ? result.data.detail : "the instance did not answer"), "error");
+    }
+    if (result.status === 404 && result.data && /No live instance/.test(result.data.detail || "")) {
+      return notice(result.data.detail, "error");
+    }
     if (result.status === 404 || result.status === 405 || result.status === 501) {
       return notice(what + " is not available on this server yet (HTTP " + result.status + ").", "unavailable");
     }
@@ -173,6 +198,44 @@
     ], cpuLayout, PLOT_CONFIG);
   }
 
+  // All instances side by side: RSS and process CPU, one line per instance.
+  function drawAll() {
+    allNames = Object.keys(instances).sort();
+    function traces(pick, unit) {
+      return allNames.map(function (name, i) {
+        var samples = instances[name].samples;
+        return line(name + (name === OWN ? " (this server)" : ""), PALETTE[i % PALETTE.length], {
+          x: samples.map(function (m) { return plotDate(m.timestamp); }), y: samples.map(pick),
+          hovertemplate: "%{y:.1f} " + unit, opacity: instances[name].gone ? 0.45 : 1,
+        });
+      });
+    }
+    var layout = memoryLayout();
+    delete layout.yaxis2; layout.yaxis.domain = [0, 1]; layout.xaxis.anchor = "y";
+    layout.yaxis.title = { text: "RSS MB" };
+    Plotly.react($("memory-chart"), traces(memoryTraces[0], "MB"), layout, PLOT_CONFIG);
+    var cpuLayout = baseLayout("process CPU %", "");
+    delete cpuLayout.yaxis2;
+    Plotly.react($("cpu-chart"), traces(cpuTraces[3], "%"), cpuLayout, PLOT_CONFIG);
+  }
+
+  function extendAll(index, message) {
+    var t = plotDate(message.timestamp);
+    Plotly.extendTraces($("memory-chart"), { x: [[t]], y: [[memoryTraces[0](message)]] }, [index], MAX_POINTS);
+    Plotly.extendTraces($("cpu-chart"), { x: [[t]], y: [[cpuTraces[3](message)]] }, [index], MAX_POINTS);
+  }
+
+  function redraw() {
+    if (selected) {
+      var entry = instances[selected];
+      drawCharts(entry ? entry.samples : []);
+      if (entry && entry.samples.length) { showLatest(entry.samples[entry.samples.length - 1]); }
+    } else {
+      drawAll();
+      showAllLatest();
+    }
+  }
+
   function extendCharts(message) {
     var t = plotDate(message.timestamp);
     function extend(div, picks) {
@@ -183,6 +246,24 @@
     }
     extend($("memory-chart"), memoryTraces);
     extend($("cpu-chart"), cpuTraces);
+  }
+
+  function showAllLatest() {
+    var live = Object.keys(instances).filter(function (name) { return !instances[name].gone; });
+    var order = { normal: 0, warning: 1, critical: 2 };
+    var worst = null, total = 0;
+    live.forEach(function (name) {
+      var samples = instances[name].samples, last = samples[samples.length - 1];
+      if (!last) { return; }
+      total += last.memory.rss_mb;
+      var status = last.memory.threshold_status;
+      if (worst === null || order[status] > order[worst]) { worst = status; }
+    });
+    var badge = $("status-badge");
+    badge.dataset.status = worst || "unknown";
+    badge.textContent = (worst || "no data") + " · " + live.length + " live instance" + (live.length === 1 ? "" : "s");
+    $("memory-summary").textContent = "RSS of each instance · total " + fmt(total, 1, " MB");
+    $("cpu-summary").textContent = "CPU of each instance's process (100 % = one core)";
   }
 
   function showLatest(message) {
@@ -228,30 +309,42 @@
     switch (message.type) {
       case "hello":
         thresholds = message.thresholds;
+        if (message.instance !== OWN) {  // the server restarted: a new process, a new name
+          if (selected === OWN) { selected = message.instance; }
+          OWN = message.instance;
+        }
         $("instance-name").textContent = message.instance;
         break;
       case "history":
-        drawCharts(message.samples);
+        message.samples.forEach(record);
+        redraw();
         chartsReady = true;
-        if (message.samples.length) { showLatest(message.samples[message.samples.length - 1]); }
+        renderInstances();
         break;
       case "sample":
-        if (!chartsReady) { drawCharts([]); chartsReady = true; }
-        extendCharts(message);
-        showLatest(message);
+        if (!record(message)) { break; }
+        if (!chartsReady) { redraw(); chartsReady = true; }
+        if (!selected) {
+          var index = allNames.indexOf(message.instance);
+          if (index < 0) { redraw(); } else { extendAll(index, message); showAllLatest(); }
+        } else if (message.instance === selected) {
+          extendCharts(message);
+          showLatest(message);
+        }
+        renderInstances();
         break;
       case "alert":
-        addEvent(message.timestamp, "Memory status " + (message.previous_status || "—") + " → " + message.threshold_status +
+        addEvent(message.timestamp, instanceTag(message) + "Memory status " + (message.previous_status || "—") + " → " + message.threshold_status +
           " (RSS " + fmt(message.rss_mb, 1, " MB") + ")");
         break;
       case "leak_report":
-        addEvent(message.timestamp, "Leak report: " + ((message.potential_leaks || []).length) + " potential leak(s)" +
+        addEvent(message.timestamp, instanceTag(message) + "Leak report: " + ((message.potential_leaks || []).length) + " potential leak(s)" +
           (message.highest_risk_component ? ", highest risk " + message.highest_risk_component : ""));
-        if (message.potential_leaks) { showLeakReport(message); }
+        if (message.potential_leaks && message.instance === target()) { showLeakReport(message); }
         break;
       case "snapshot":
-        addEvent(message.timestamp, "Snapshot " + (message.snapshot_id || "") + " written");
-        if (message.download_url) { showSnapshot(message); }
+        addEvent(message.timestamp, instanceTag(message) + "Snapshot " + (message.snapshot_id || "") + " written");
+        if (message.download_url && message.instance === target()) { showSnapshot(message); }
         break;
       case "error":
         addEvent(null, "Feed: " + message.detail);
@@ -259,6 +352,96 @@
       default:
         break;
     }
+  }
+
+  function instanceTag(message) { return message.instance && message.instance !== OWN ? message.instance + ": " : ""; }
+
+  // -- instances -------------------------------------------------------------------------
+
+  // Keep a sample in its instance's buffer; false for one already kept (a history replay).
+  function record(message) {
+    var name = message.instance;
+    var entry = instances[name];
+    if (!entry) { entry = instances[name] = { samples: [], lastSeen: 0, gone: false, interval: null }; }
+    var time = Date.parse(message.timestamp);
+    var samples = entry.samples;
+    if (samples.length) {
+      var previous = Date.parse(samples[samples.length - 1].timestamp);
+      if (time <= previous) { return false; }
+      entry.interval = (time - previous) / 1000;
+    }
+    samples.push(message);
+    if (samples.length > MAX_POINTS) { samples.shift(); }
+    entry.lastSeen = Date.now();
+    entry.gone = false;
+    return true;
+  }
+
+  function goneAfterMs(entry) {
+    return 1000 * Math.max(5, GONE_AFTER_INTERVALS * (entry.interval || INTERVAL_SECS));
+  }
+
+  function checkGone() {
+    var changed = false;
+    Object.keys(instances).forEach(function (name) {
+      var entry = instances[name];
+      var gone = Date.now() - entry.lastSeen > goneAfterMs(entry);
+      if (gone !== entry.gone) { entry.gone = gone; changed = true; }
+    });
+    if (changed) {
+      renderInstances();
+      if (!selected) { drawAll(); showAllLatest(); }
+    }
+  }
+
+  function renderInstances() {
+    var names = Object.keys(instances).sort();
+    var live = 0;
+    var items = names.map(function (name) {
+      var entry = instances[name];
+      var last = entry.samples[entry.samples.length - 1];
+      if (!entry.gone) { live += 1; }
+      var detail = (entry.gone ? "gone · last sample " : "live · ") + clock(last && last.timestamp) +
+        (last ? " · RSS " + fmt(last.memory.rss_mb, 1, " MB") + " · " + last.memory.threshold_status : "");
+      var item = el("li", { "data-instance": name, "data-state": entry.gone ? "gone" : "live", "class": name === selected ? "selected" : "",
+        title: "show " + name }, [el("span", { "class": "dot" }), el("code", { text: name }),
+        name === OWN ? el("span", { "class": "muted", text: "this server" }) : "", el("span", { "class": "muted", text: detail })]);
+      item.addEventListener("click", function () { choose(name); });
+      return item;
+    });
+    show($("instance-list"), items);
+    var gone = names.length - live;
+    $("instances-summary").textContent = live + " live" + (gone ? " · " + gone + " gone" : "") +
+      " · a process is marked gone when its samples stop";
+    syncOptions(names);
+  }
+
+  var optionsKey = null;
+
+  // Rebuilt only when the instances or their state change: never under an open drop-down.
+  function syncOptions(names) {
+    var select = $("instance-select");
+    var key = names.map(function (name) { return name + (instances[name].gone ? "-" : "+"); }).join(" ") + "|" + OWN + "|" + selected;
+    if (key === optionsKey) { return; }
+    optionsKey = key;
+    var options = [el("option", { value: "", text: "all instances (" + names.length + ")" })].concat(names.map(function (name) {
+      var entry = instances[name];
+      return el("option", { value: name, text: name + (name === OWN ? " (this server)" : "") + (entry.gone ? " (gone)" : "") });
+    }));
+    show(select, options);
+    select.value = selected;
+  }
+
+  function choose(name) {
+    if (name === selected) { return; }
+    selected = name;
+    $("instance-select").value = name;
+    redraw();
+    renderInstances();
+    show($("leak-report"), [el("p", { "class": "muted", text: "Leak detection runs in " + target() + "." })]);
+    show($("snapshot-result"), [el("p", { "class": "muted", text: "The snapshot is taken in " + target() + "." })]);
+    loadBottlenecks();
+    loadAllocations();
   }
 
   var eventCount = 0;
@@ -278,7 +461,8 @@
     var nodes = [];
     var leaks = report.potential_leaks || [];
     var took = report.analysis_duration_ms !== undefined ? " in " + report.analysis_duration_ms + " ms" : "";
-    nodes.push(el("p", { "class": "muted", text: "Analysed at " + clock(report.timestamp) + took + "." }));
+    nodes.push(el("p", { "class": "muted", text: "Analysed at " + clock(report.timestamp) + took +
+      (report.instance ? " in " + report.instance : "") + "." }));
     if (!leaks.length) {
       nodes.push(notice("No potential leak found." + (report.note ? " " + report.note : "")));
     } else {
@@ -311,7 +495,7 @@
     var button = $("leak-detection-button");
     button.disabled = true;
     show($("leak-report"), [el("p", { "class": "muted", text: "Analysing…" })]);
-    callApi("POST", "leak-detection").then(function (result) {
+    callApi("POST", forTarget("leak-detection")).then(function (result) {
       if (result.ok && result.data) { showLeakReport(result.data); } else { show($("leak-report"), [problem(result, "Leak detection")]); }
     }).catch(failed($("leak-report"), "Leak detection")).finally(function () { button.disabled = false; });
   }
@@ -322,14 +506,15 @@
     var link = el("a", { "class": "download", href: snapshot.download_url, download: (snapshot.snapshot_id || "snapshot") + ".json",
       id: "snapshot-download", text: "Download " + snapshot.snapshot_id + " (" + mb(snapshot.size_bytes) + ")" });
     show($("snapshot-result"), [link, el("p", { "class": "muted", text: "Status " + snapshot.status + " · " +
-      clock(snapshot.timestamp) + (snapshot.file_path ? " · " + snapshot.file_path : "") })]);
+      clock(snapshot.timestamp) + (snapshot.instance ? " · " + snapshot.instance : "") +
+      (snapshot.file_path ? " · " + snapshot.file_path : "") })]);
   }
 
   function takeSnapshot() {
     var button = $("snapshot-button");
     button.disabled = true;
     show($("snapshot-result"), [el("p", { "class": "muted", text: "Writing the snapshot…" })]);
-    callApi("POST", "snapshot").then(function (result) {
+    callApi("POST", forTarget("snapshot")).then(function (result) {
       if (result.ok && result.data && result.data.download_url) { showSnapshot(result.data); } else { show($("snapshot-result"), [problem(result, "Snapshots")]); }
     }).catch(failed($("snapshot-result"), "Snapshot")).finally(function () { button.disabled = false; });
   }
@@ -393,12 +578,12 @@
   }
 
   function loadBottlenecks() {
-    callApi("GET", "bottlenecks").then(function (result) {
+    callApi("GET", forTarget("bottlenecks")).then(function (result) {
       if (result.ok && result.data) { showHotspots(result.data); return; }
       bottlenecksAvailable = result.status !== 404;
       show($("bottlenecks-table"), [problem(result, "Bottleneck analysis")]);
     }).catch(failed($("bottlenecks-table"), "Bottleneck analysis"));
-    callApi("GET", "flamegraph?format=json").then(function (result) {
+    callApi("GET", forTarget("flamegraph?format=json")).then(function (result) {
       if (result.ok && result.data && result.data.name !== undefined) { showFlamegraph(result.data); return; }
       showInChart($("flamegraph-chart"), [problem(result, "The flame graph")]);
     }).catch(function (error) { showInChart($("flamegraph-chart"), [notice("The flame graph failed: " + error.message, "error")]); });
@@ -433,7 +618,7 @@
   }
 
   function loadAllocations() {
-    callApi("GET", "allocations").then(function (result) {
+    callApi("GET", forTarget("allocations")).then(function (result) {
       if (result.ok && result.data) { showAllocations(result.data); return; }
       allocationsAvailable = result.status !== 404;
       $("allocations-charts").hidden = true;
@@ -447,6 +632,8 @@
   $("snapshot-button").addEventListener("click", takeSnapshot);
   $("bottlenecks-refresh").addEventListener("click", loadBottlenecks);
   $("allocations-refresh").addEventListener("click", loadAllocations);
+  $("instance-select").addEventListener("change", function (event) { choose(event.target.value); });
+  window.setInterval(checkGone, 1000);
   drawCharts([]);
   connect();
   loadBottlenecks();
