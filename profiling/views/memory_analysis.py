@@ -94,7 +94,10 @@ class SnapshotView(ProfilingView):
         request=None,
         responses={
             200: SnapshotSerializer,
-            507: OpenApiResponse(ErrorSerializer, description="Disk full; no file was kept."),
+            507: OpenApiResponse(
+                ErrorSerializer,
+                description="Disk full, or the snapshot alone exceeds the total size kept; no file was kept.",
+            ),
             **COMMON_ERRORS,
         },
         tags=["memory"],
