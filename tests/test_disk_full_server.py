@@ -112,3 +112,20 @@ def test_server_on_a_full_disk_answers_507_keeps_nothing_and_recovers(tiny_fs, d
         )
     server.stop()
     assert "Traceback" not in server.log()
+
+
+def test_server_whose_snapshot_directory_cannot_be_created_on_a_full_disk_answers_507(tiny_fs, daphne_server):
+    fill_inodes(tiny_fs)
+    snapshot_dir = tiny_fs / "snapshots"  # not there yet, and no inode left to create it
+    server = daphne_server(env={**SNAPSHOT_ENV, "PROFILING_SNAPSHOT_DIR": str(snapshot_dir)})
+    with server.client() as client:
+        full = client.post("/api/profiling/snapshot")
+        assert full.status_code == 507, full.text
+        assert full.json() == {"detail": "Not enough disk space for the snapshot; nothing was kept."}
+        assert client.get("/api/profiling/snapshots").json()["count"] == 0
+        free_space(tiny_fs)
+        created = client.post("/api/profiling/snapshot")
+        assert created.status_code == 200, created.text
+        assert os.listdir(snapshot_dir) == [f"{created.json()['snapshot_id']}.json"]
+    server.stop()
+    assert "Internal Server Error" not in server.log()

@@ -187,3 +187,12 @@ def test_store_write_failure_is_a_profiling_error_and_leaves_no_file(tmp_path, m
     with pytest.raises(ProfilingError, match="Input/output error"):
         store.write(payload)
     assert os.listdir(tmp_path) == []
+
+
+def test_store_directory_that_cannot_be_created_is_a_profiling_error_not_an_oserror(tmp_path, caplog):
+    (tmp_path / "a-file").write_text("not a directory")
+    store = SnapshotStore(tmp_path / "a-file" / "snapshots", 5, wall_clock=lambda: 1_800_000_000.0)
+    with pytest.raises(ProfilingError, match="Could not write the snapshot: Not a directory") as raised:
+        store.write(payload)
+    assert not isinstance(raised.value, StorageFullError)
+    assert "could not write the snapshot directory" in caplog.text

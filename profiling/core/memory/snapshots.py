@@ -165,7 +165,10 @@ class SnapshotStore:
         """Build the payload for a fresh id and write it; return the file and its timestamp."""
         with self._lock:
             if not self._prepared or not self.directory.is_dir():
-                self.prepare()
+                try:
+                    self.prepare()
+                except OSError as exc:  # e.g. no inode left to create the directory
+                    raise _storage_error(exc, "the snapshot directory") from exc
             for _ in range(1000):
                 snapshot_id = self._next_id(self.list())
                 timestamp = self._wall_clock()
@@ -211,10 +214,7 @@ class SnapshotStore:
             self._fsync_directory()
             return True
         except OSError as exc:
-            if exc.errno in _NO_SPACE:
-                raise StorageFullError("Not enough disk space for the snapshot; nothing was kept.") from exc
-            logger.error("could not write snapshot %s", snapshot_id, exc_info=True)
-            raise ProfilingError(f"Could not write the snapshot: {exc.strerror or exc}.") from exc
+            raise _storage_error(exc, f"snapshot {snapshot_id}") from exc
         finally:
             try:
                 os.unlink(temp)
@@ -265,6 +265,14 @@ class SnapshotStore:
             "created_at": iso_utc(snapshot.created),
             "download_url": download_url(snapshot.snapshot_id),
         }
+
+
+def _storage_error(exc: OSError, what: str) -> ProfilingError:
+    """507 for a full disk or quota (an expected condition); anything else is logged and a 500."""
+    if exc.errno in _NO_SPACE:
+        return StorageFullError("Not enough disk space for the snapshot; nothing was kept.")
+    logger.error("could not write %s", what, exc_info=exc)
+    return ProfilingError(f"Could not write the snapshot: {exc.strerror or exc}.")
 
 
 def download_url(snapshot_id: str) -> str:
