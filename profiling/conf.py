@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from profiling.core.config import ProfilingConfig
+from profiling.core.config import MIB, ProfilingConfig
 from profiling.core.runtime import ProfilingRuntime, get_runtime
 
 
@@ -20,6 +20,7 @@ def profiling_config() -> ProfilingConfig:
         full=values["FULL"],
         snapshot_dir=values["SNAPSHOT_DIR"],
         snapshot_max_count=values["SNAPSHOT_MAX_COUNT"],
+        snapshot_max_total_bytes=int(values["SNAPSHOT_MAX_TOTAL_MB"] * MIB),
         sample_hz=values["SAMPLE_HZ"],
     )
 

@@ -260,6 +260,7 @@ PROFILING = {
     "FULL": env.bool("PROFILING_FULL", False),
     "SNAPSHOT_DIR": _snapshot_dir,
     "SNAPSHOT_MAX_COUNT": env.int("PROFILING_SNAPSHOT_MAX_COUNT", 20, minimum=1, maximum=10000),
+    "SNAPSHOT_MAX_TOTAL_MB": env.float("PROFILING_SNAPSHOT_MAX_TOTAL_MB", 512.0, minimum=1, maximum=1048576),
     "METRICS_PUBLIC": env.bool("PROFILING_METRICS_PUBLIC", False),
     # Stack samples a second for the bottlenecks profiler; the default keeps the whole
     # default profile under the 2 % overhead budget (docs/bottlenecks.md).

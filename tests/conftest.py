@@ -106,15 +106,20 @@ def staff_user(django_user_model):
 
 @pytest.fixture
 def daphne_server(tmp_path):
-    """Start a real Daphne server: daphne_server(env={...}) -> DaphneServer (stopped after the test)."""
+    """Start a real Daphne server: daphne_server(env={...}) -> DaphneServer (stopped after the test).
+
+    `workdir` shares a database and snapshot directory with an earlier server, `api_key`
+    reuses a key instead of creating one, `application` serves another ASGI entry point.
+    """
     from tests.servers import DaphneServer
 
     started = []
 
-    def _start(env=None, workdir=None):
-        server = DaphneServer(workdir or tmp_path / f"server{len(started)}", env=env).start()
+    def _start(env=None, workdir=None, *, api_key=None, **options):
+        server = DaphneServer(workdir or tmp_path / f"server{len(started)}", env=env, **options)
+        server.api_key = api_key
         started.append(server)
-        return server
+        return server.start()
 
     yield _start
     for server in started:

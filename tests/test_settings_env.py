@@ -37,6 +37,7 @@ def check(env: dict[str, str]) -> subprocess.CompletedProcess:
         ({"PROFILING_RATE_SNAPSHOT": "0/m"}, "PROFILING_RATE_SNAPSHOT"),
         ({"ENABLE_PROFILING": "maybe"}, "ENABLE_PROFILING"),
         ({"PROFILING_SNAPSHOT_MAX_COUNT": "0"}, "PROFILING_SNAPSHOT_MAX_COUNT"),
+        ({"PROFILING_SNAPSHOT_MAX_TOTAL_MB": "0.5"}, "PROFILING_SNAPSHOT_MAX_TOTAL_MB"),
         ({"DATABASE_URL": "mysql://u:secret@h/db"}, "DATABASE_URL"),
         ({"DJANGO_DEBUG": "false"}, "DJANGO_SECRET_KEY"),
     ],

@@ -18,6 +18,8 @@ class ProfilingConfig:
     full: bool = False
     snapshot_dir: Path = field(default_factory=lambda: Path("var/snapshots"))
     snapshot_max_count: int = 20
+    # The total size of the kept snapshots; the oldest are deleted beyond it.
+    snapshot_max_total_bytes: int = 512 * MIB
     # Seconds of samples the RSS growth slope is fitted over.
     growth_window_secs: float = 60.0
     # Samples of memory/CPU kept per process: an hour at the interval, within bounds.

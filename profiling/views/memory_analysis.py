@@ -109,7 +109,10 @@ class SnapshotView(ProfilingView):
             200: SnapshotSerializer,
             **BAD_REQUEST,
             **REMOTE_ERRORS,
-            507: OpenApiResponse(ErrorSerializer, description="Disk full; no file was kept."),
+            507: OpenApiResponse(
+                ErrorSerializer,
+                description="Disk full, or the snapshot alone exceeds the total size kept; no file was kept.",
+            ),
             **COMMON_ERRORS,
         },
         tags=["memory"],

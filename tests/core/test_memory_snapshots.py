@@ -42,6 +42,27 @@ def test_store_ids_in_one_second_get_suffixes_and_retention_drops_the_oldest(tmp
         store.get(ids[0])
 
 
+def test_store_total_size_budget_deletes_the_oldest_but_never_the_new_one(tmp_path):
+    size = len(
+        json.dumps(payload("snapshot_1800000000_2", 1_800_000_000.0, data="x" * 1000), separators=(",", ":"))
+    )
+    store = SnapshotStore(tmp_path, 10, max_total_bytes=3 * size + 10, wall_clock=lambda: 1_800_000_000.0)
+    ids = [store.write(lambda sid, ts: payload(sid, ts, data="x" * 1000))[0].snapshot_id for _ in range(5)]
+    kept = store.list()
+    assert [s.snapshot_id for s in kept] == ids[2:]
+    assert sum(s.size_bytes for s in kept) <= store.max_total_bytes
+    big, _ = store.write(lambda sid, ts: payload(sid, ts, data="x" * (2 * size)))
+    assert [s.snapshot_id for s in store.list()] == [big.snapshot_id]  # alone, it still fits
+
+
+def test_store_snapshot_larger_than_the_whole_budget_is_refused_and_nothing_is_deleted(tmp_path):
+    store = SnapshotStore(tmp_path, 10, max_total_bytes=4096, wall_clock=lambda: 1_800_000_000.0)
+    kept, _ = store.write(payload)
+    with pytest.raises(StorageFullError, match="larger than the total kept for snapshots"):
+        store.write(lambda sid, ts: payload(sid, ts, data="x" * 5000))
+    assert os.listdir(tmp_path) == [f"{kept.snapshot_id}.json"]
+
+
 def test_store_concurrent_writes_get_unique_ids(tmp_path):
     stores = [SnapshotStore(tmp_path, 100, wall_clock=lambda: 1_800_000_000.0) for _ in range(2)]
     ids, errors = [], []
@@ -166,3 +187,12 @@ def test_store_write_failure_is_a_profiling_error_and_leaves_no_file(tmp_path, m
     with pytest.raises(ProfilingError, match="Input/output error"):
         store.write(payload)
     assert os.listdir(tmp_path) == []
+
+
+def test_store_directory_that_cannot_be_created_is_a_profiling_error_not_an_oserror(tmp_path, caplog):
+    (tmp_path / "a-file").write_text("not a directory")
+    store = SnapshotStore(tmp_path / "a-file" / "snapshots", 5, wall_clock=lambda: 1_800_000_000.0)
+    with pytest.raises(ProfilingError, match="Could not write the snapshot: Not a directory") as raised:
+        store.write(payload)
+    assert not isinstance(raised.value, StorageFullError)
+    assert "could not write the snapshot directory" in caplog.text

@@ -1,9 +1,13 @@
 import logging
+import os
+import subprocess
 import threading
 
+import psutil
 import pytest
 
 from profiling.core.periodic import PeriodicWorker
+from profiling.core.readers import PsutilReader, read_rss_anon
 from profiling.core.sampler import SystemSampler
 from profiling.core.samples import ProcessCpuTimes, SystemCpuTimes
 from tests.core.fakes import MIB, FakeClock, FakeReader
@@ -99,6 +103,35 @@ def test_sampler_error_is_logged_once_and_sampling_goes_on(caplog):
     sampler.run_tick()
     assert sampler.latest() is not None
     assert sampler.tick_count == 1
+
+
+def test_sampler_with_the_real_reader_survives_its_proc_entry_vanishing(caplog):
+    """psutil raises NoSuchProcess once /proc/<pid> is gone: logged once, counted, sampling goes on."""
+    child = subprocess.Popen(["sleep", "60"])
+    clock = FakeClock()
+    try:
+        sampler = SystemSampler(PsutilReader(pid=child.pid), interval=5.0, max_samples=5, clock=clock)
+        sampler.prime()
+        clock.advance(5.0)
+        sampler.run_tick()
+        before = sampler.latest()
+        assert before is not None and before.memory.rss > 0
+    finally:
+        child.kill()
+        child.wait(10)
+    assert not os.path.exists(f"/proc/{child.pid}")
+    assert read_rss_anon(f"/proc/{child.pid}/status") is None  # a vanished file is "unknown", not an error
+    with caplog.at_level(logging.WARNING, logger="profiling.core.periodic"):
+        for _ in range(3):
+            clock.advance(5.0)
+            sampler.run_tick()  # raises nothing
+    assert sampler.error_count == 3
+    assert sampler.tick_count == 1
+    assert sampler.latest() is before
+    failures = [r for r in caplog.records if "tick failed" in r.message]
+    assert len(failures) == 1
+    assert isinstance(failures[0].exc_info[1], psutil.NoSuchProcess)
+    assert sampler.last_error.startswith("NoSuchProcess")
 
 
 def test_sampler_current_measures_now_before_the_first_interval():

@@ -36,7 +36,9 @@ class MemoryAnalysis:
             self.census, interval_secs=config.leak_check_interval_secs, on_report=self._leak_report_done
         )
         self.allocations = AllocationTracker()
-        self.snapshots = SnapshotStore(config.snapshot_dir, config.snapshot_max_count)
+        self.snapshots = SnapshotStore(
+            config.snapshot_dir, config.snapshot_max_count, max_total_bytes=config.snapshot_max_total_bytes
+        )
         try:
             self.snapshots.prepare()  # at start: the directory exists, leftover temp files go
         except OSError:

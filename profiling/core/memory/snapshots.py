@@ -5,7 +5,8 @@ a temp file `.<snapshot_id>.<pid>.<random>.tmp`. A write goes to the temp file, 
 is then linked to its final name (`os.link` fails if the name exists, so two processes
 never overwrite each other's snapshot; `os.replace` where links are unsupported), then
 the temp name is removed and the directory fsynced. Ids are `snapshot_<unix seconds>`
-with `_<n>` appended when that name is taken.
+with `_<n>` appended when that name is taken. Retention bounds both the number of files
+and their total size: the oldest go first, never the one just written.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ FILE_PATTERN = re.compile(r"(snapshot_[0-9]{1,12}(?:_[0-9]{1,6})?)\.json")
 TEMP_PATTERN = re.compile(r"\.(snapshot_[0-9]{1,12}(?:_[0-9]{1,6})?)\.([0-9]{1,10})\.[0-9a-f]{8}\.tmp")
 # A temp file of a live process older than this is a leftover too (a writer takes < 1 s).
 TEMP_MAX_AGE_SECS = 600.0
-MAX_READ_BYTES = 256 * 1024 * 1024
+MIB = 1024 * 1024
+MAX_READ_BYTES = 256 * MIB
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 
 
@@ -64,9 +66,17 @@ def _pid_alive(pid: int) -> bool:
 class SnapshotStore:
     """Write, list, open and prune the snapshot files of one directory."""
 
-    def __init__(self, directory: Path, max_count: int, *, wall_clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        directory: Path,
+        max_count: int,
+        *,
+        max_total_bytes: int | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ):
         self.directory = Path(directory)
         self.max_count = max_count
+        self.max_total_bytes = max_total_bytes
         self._wall_clock = wall_clock
         self._lock = threading.Lock()
         self._prepared = False
@@ -155,19 +165,30 @@ class SnapshotStore:
         """Build the payload for a fresh id and write it; return the file and its timestamp."""
         with self._lock:
             if not self._prepared or not self.directory.is_dir():
-                self.prepare()
+                try:
+                    self.prepare()
+                except OSError as exc:  # e.g. no inode left to create the directory
+                    raise _storage_error(exc, "the snapshot directory") from exc
             for _ in range(1000):
                 snapshot_id = self._next_id(self.list())
                 timestamp = self._wall_clock()
                 data = json.dumps(build(snapshot_id, timestamp), separators=(",", ":")).encode()
+                self._check_budget(len(data))
                 final = self.directory / f"{snapshot_id}.json"
                 if self._write_atomically(snapshot_id, final, data):
                     break  # else another process took that name meanwhile: next one
             else:
                 raise StorageFullError("Could not find a free snapshot name.")
             written = SnapshotFile(snapshot_id, final, final.stat().st_size, float(int(timestamp)))
-            self._prune()
+            self._prune(keep=snapshot_id)
             return written, timestamp
+
+    def _check_budget(self, size: int) -> None:
+        if self.max_total_bytes is not None and size > self.max_total_bytes:
+            raise StorageFullError(
+                f"The snapshot ({size / MIB:.1f} MB) is larger than the total kept for snapshots "
+                f"({self.max_total_bytes / MIB:.1f} MB); nothing was kept."
+            )
 
     def _write_atomically(self, snapshot_id: str, final: Path, data: bytes) -> bool:
         temp = self.directory / f".{snapshot_id}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
@@ -193,10 +214,7 @@ class SnapshotStore:
             self._fsync_directory()
             return True
         except OSError as exc:
-            if exc.errno in _NO_SPACE:
-                raise StorageFullError("Not enough disk space for the snapshot; nothing was kept.") from exc
-            logger.error("could not write snapshot %s", snapshot_id, exc_info=True)
-            raise ProfilingError(f"Could not write the snapshot: {exc.strerror or exc}.") from exc
+            raise _storage_error(exc, f"snapshot {snapshot_id}") from exc
         finally:
             try:
                 os.unlink(temp)
@@ -215,14 +233,29 @@ class SnapshotStore:
         finally:
             os.close(fd)
 
-    def _prune(self) -> None:
+    def _prune(self, keep: str) -> None:
+        """Delete the oldest snapshots beyond the count or the total size, never `keep`."""
         snapshots = self.list()
-        for old in snapshots[: max(0, len(snapshots) - self.max_count)]:
+        count = len(snapshots)
+        total = sum(s.size_bytes for s in snapshots)
+        for old in snapshots:
+            over_total = self.max_total_bytes is not None and total > self.max_total_bytes
+            if count <= self.max_count and not over_total:
+                break
+            if old.snapshot_id == keep:
+                continue
             try:
                 os.unlink(old.path)
-                logger.info("deleted snapshot %s (retention %d)", old.snapshot_id, self.max_count)
+                logger.info(
+                    "deleted snapshot %s (retention: %d files, %s bytes)",
+                    old.snapshot_id,
+                    self.max_count,
+                    self.max_total_bytes,
+                )
             except FileNotFoundError:
                 pass
+            count -= 1
+            total -= old.size_bytes
 
     def describe(self, snapshot: SnapshotFile) -> dict:
         return {
@@ -232,6 +265,14 @@ class SnapshotStore:
             "created_at": iso_utc(snapshot.created),
             "download_url": download_url(snapshot.snapshot_id),
         }
+
+
+def _storage_error(exc: OSError, what: str) -> ProfilingError:
+    """507 for a full disk or quota (an expected condition); anything else is logged and a 500."""
+    if exc.errno in _NO_SPACE:
+        return StorageFullError("Not enough disk space for the snapshot; nothing was kept.")
+    logger.error("could not write %s", what, exc_info=exc)
+    return ProfilingError(f"Could not write the snapshot: {exc.strerror or exc}.")
 
 
 def download_url(snapshot_id: str) -> str:
