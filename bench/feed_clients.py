@@ -1,8 +1,9 @@
 """Load generator for bench.live_feed: N websocket clients of the live feed, in their own process.
 
-Run by bench.live_feed (`python -m bench.feed_clients URL KEY N WARMUP SECS`); prints one
-JSON object: the delivery lag (receipt wall time minus the sample's timestamp, both on
-this machine's clock) of every sample received during the measured window.
+Run by bench.live_feed (`python -m bench.feed_clients URL KEY N WARMUP SECS [INSTANCE]`);
+prints one JSON object: the delivery lag (receipt wall time minus the sample's timestamp,
+both on this machine's clock) of every sample received during the measured window (only
+INSTANCE's samples when given: bench.live_feed_redis measures another process's).
 """
 
 from __future__ import annotations
@@ -19,16 +20,18 @@ MARK = '"timestamp":"'
 CONNECT_BATCH = 50
 
 
-def sample_time(text: str) -> float | None:
+def sample_time(text: str, prefix: str = '{"type":"sample"') -> float | None:
     """The unix time of a sample message's timestamp, without parsing the whole message."""
-    if not text.startswith('{"type":"sample"'):
+    if not text.startswith(prefix):
         return None
     start = text.index(MARK) + len(MARK)
     stamp = text[start : text.index('"', start)]
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
-async def client(url: str, key: str, window: tuple[float, float], lags: list[float], state: dict) -> None:
+async def client(
+    url: str, key: str, window: tuple[float, float], lags: list[float], state: dict, prefix: str
+) -> None:
     try:
         async with connect(
             url, additional_headers={"X-API-Key": key}, ping_interval=None, max_size=2**24, open_timeout=60
@@ -38,7 +41,7 @@ async def client(url: str, key: str, window: tuple[float, float], lags: list[flo
                 received = time.time()
                 if received > window[1]:
                     return
-                stamp = sample_time(text)
+                stamp = sample_time(text, prefix)
                 if stamp is not None and received >= window[0]:
                     lags.append(received - stamp)
     except Exception as exc:  # counted, reported, never hidden
@@ -46,7 +49,10 @@ async def client(url: str, key: str, window: tuple[float, float], lags: list[flo
         state["last_error"] = f"{type(exc).__name__}: {exc}"
 
 
-async def main(url: str, key: str, count: int, warmup: float, secs: float) -> dict:
+async def main(
+    url: str, key: str, count: int, warmup: float, secs: float, instance: str | None = None
+) -> dict:
+    prefix = '{"type":"sample"' + (f',"instance":{json.dumps(instance)}' if instance else "")
     lags: list[float] = []
     state = {"connected": 0, "failed": 0, "last_error": None}
     window = [float("inf"), float("inf")]
@@ -54,7 +60,7 @@ async def main(url: str, key: str, count: int, warmup: float, secs: float) -> di
     started = time.time()
     for first in range(0, count, CONNECT_BATCH):
         batch = [
-            asyncio.create_task(client(url, key, window, lags, state))
+            asyncio.create_task(client(url, key, window, lags, state, prefix))
             for _ in range(min(CONNECT_BATCH, count - first))
         ]
         tasks.extend(batch)
@@ -87,4 +93,5 @@ if __name__ == "__main__":
         float(sys.argv[4]),
         float(sys.argv[5]),
     )
-    print(json.dumps(asyncio.run(main(url, key, count, warmup, secs))))
+    instance = sys.argv[6] if len(sys.argv) > 6 else None
+    print(json.dumps(asyncio.run(main(url, key, count, warmup, secs, instance))))

@@ -53,8 +53,13 @@ def _cpu_at(points: list[tuple[float, float]], when: float) -> float:
 CLIENTS_PER_PROCESS = 1000
 
 
-def _measure(server, clients: int, warmup: float, secs: float) -> tuple[dict, float | None]:
-    """Run the clients' processes; return their merged result and the server's CPU % over the window."""
+def _measure(
+    server, clients: int, warmup: float, secs: float, instance: str | None = None
+) -> tuple[dict, float | None]:
+    """Run the clients' processes; return their merged result and the server's CPU % over the window.
+
+    With `instance`, only that instance's samples count (another process's, relayed).
+    """
     url = server.base_url.replace("http://", "ws://") + "/ws/profiling/live/"
     process = psutil.Process(server.process.pid)
     points: list[tuple[float, float]] = []
@@ -63,7 +68,8 @@ def _measure(server, clients: int, warmup: float, secs: float) -> tuple[dict, fl
     outputs = [tempfile.TemporaryFile("w+") for _ in shares]
     loads = [
         subprocess.Popen(
-            [sys.executable, "-m", "bench.feed_clients", url, server.api_key, str(n), str(warmup), str(secs)],
+            [sys.executable, "-m", "bench.feed_clients", url, server.api_key, str(n), str(warmup), str(secs)]
+            + ([instance] if instance else []),
             cwd=ROOT,
             stdout=out,
             text=True,

@@ -223,3 +223,32 @@ def test_a_forked_child_forgets_the_parents_link(redis_url):
     assert link._on_sample not in runtime._listeners
     assert link._on_event not in runtime._event_listeners
     assert not link.running
+
+
+def test_a_forked_worker_process_starts_its_own_link_and_publishes_itself(redis_url):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {
+        **__import__("os").environ,
+        "DJANGO_SETTINGS_MODULE": "riptide_dashboard.settings",
+        "REDIS_URL": redis_url,
+        "PROFILING_MEMORY_INTERVAL_SECS": "0.1",
+        "PYTHONPATH": str(root),
+    }
+    done = subprocess.run(
+        [sys.executable, "tests/fork_cluster.py"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["child"].endswith(f":{report['child_pid']}") and report["child"] != report["parent"]
+    assert report["ready"] and report["new_channel"]
+    assert report["seen"] == sorted([report["parent"], report["child"]])

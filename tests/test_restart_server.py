@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -58,7 +59,9 @@ def test_keys_snapshots_and_their_list_survive_a_killed_server(daphne_server, tm
     assert second.process.pid != first_pid
     with second.client() as client:
         assert client.get("/api/profiling/memory").status_code == 200  # the same key, from the database
-        assert client.get("/api/profiling/snapshots").json() == listing
+        relisted = client.get("/api/profiling/snapshots").json()
+        assert relisted.pop("instance") == f"{socket.gethostname()}:{second.process.pid}"  # who answers
+        assert relisted == {key: value for key, value in listing.items() if key != "instance"}
         for snapshot_id, content in downloads.items():
             download = client.get(f"/api/profiling/snapshot/{snapshot_id}/download")
             assert download.status_code == 200
