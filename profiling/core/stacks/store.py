@@ -13,7 +13,7 @@ MAX_STACKS_PER_BUCKET = 256
 MAX_INTERNED_STACKS = 20_000
 
 
-@dataclass
+@dataclass(slots=True)
 class StackStats:
     """Busy samples of one stack: how many, and the thread-seconds they stand for."""
 
