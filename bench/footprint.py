@@ -45,6 +45,11 @@ FOOTPRINT_BAR_MB = 50.0
 FLAT_BAR_PERCENT = 5.0
 CHECKPOINTS_MIN = (10, 20, 30, 60, 120, 240, 480, 600)
 QUICK_CHECKPOINTS_MIN = (10, 20, 30, 60, 120)
+# The worst the stack store can be asked to hold: many busy threads, deep stacks, a new
+# stack at most samples. Its window is full after 10 min.
+STRESS_THREADS = 40
+STRESS_DEPTH = (60, 116)  # under the 12 frames of the server loop and framework
+STRESS_CHECKPOINTS_MIN = (10, 20)
 QUERY_EVERY_SECS = 60.0
 ANALYSIS_EVERY_SECS = 1800.0
 EPOCH = 1_800_000_000.0
@@ -145,9 +150,11 @@ class SyntheticService:
         idle_threads: int = 3,
         app_functions: int = 3000,
         library_functions: int = 4000,
+        depth: tuple[int, int] = (2, 30),
         seed: int = 7,
     ):
         self.rng = random.Random(seed)
+        self.depth = depth
         library_dir = sysconfig.get_paths()["purelib"]
         self.library = _functions(library_functions, 40, library_dir, "synthlib", self.rng)
         self.app = _functions(app_functions, 30, str(ROOT), "synthapp", self.rng)
@@ -206,7 +213,7 @@ class SyntheticService:
             if rng.random() < 0.3:
                 continue  # the same call still running
             frame = self._outer[ident]
-            depth = rng.randint(2, 30)
+            depth = rng.randint(*self.depth)
             for level in range(depth):
                 function = self._pick(self.app if level % 3 != 2 else self.library)
                 frame = FakeFrame(function.code, function.globals_, frame, lasti=2 * rng.randrange(8))
@@ -349,6 +356,7 @@ class Simulation:
 
     def measure(self, rss_start: int, started: float) -> Checkpoint:
         gc.collect()
+        rss_growth = psutil.Process().memory_info().rss - rss_start  # before the walk's own memory
         seen: set[int] = set()
         exclude = self.service.objects()
         roots = {name: roots() for name, roots in self.parts().items()}
@@ -365,7 +373,7 @@ class Simulation:
             minutes=self.clock.now / 60,
             retained_bytes=sum(parts.values()),
             parts=parts,
-            rss_growth_bytes=psutil.Process().memory_info().rss - rss_start,
+            rss_growth_bytes=rss_growth,
             stacks_in_store=sum(len(b.stacks) for b in buckets),
             buckets=len(buckets),
             samples_kept=len(self.system.history()),
@@ -425,7 +433,9 @@ def _label(minutes: float) -> str:
     return f"{minutes:g} min" if minutes < 60 else f"{minutes / 60:g} h"
 
 
-def rows_for(checkpoints: list[Checkpoint], full_after: float, bar_mb: float = FOOTPRINT_BAR_MB) -> list[Row]:
+def rows_for(
+    checkpoints: list[Checkpoint], full_after: float, bar_mb: float = FOOTPRINT_BAR_MB, scenario: str = ""
+) -> list[Row]:
     """One row per checkpoint against the bar, and one for the growth after the buffers filled."""
     rows = []
     for point in checkpoints:
@@ -433,7 +443,7 @@ def rows_for(checkpoints: list[Checkpoint], full_after: float, bar_mb: float = F
         biggest = sorted(point.parts.items(), key=lambda item: item[1], reverse=True)[:3]
         rows.append(
             Row(
-                f"profiler footprint after {_label(point.minutes)} of simulated uptime",
+                f"profiler footprint{scenario} after {_label(point.minutes)} of simulated uptime",
                 f"{mb:.1f} MB",
                 f"< {bar_mb:g} MB",
                 mb < bar_mb,
@@ -449,7 +459,8 @@ def rows_for(checkpoints: list[Checkpoint], full_after: float, bar_mb: float = F
         growth = 100.0 * (last.retained_bytes - first.retained_bytes) / first.retained_bytes
         rows.append(
             Row(
-                f"footprint growth once every buffer is full ({_label(first.minutes)} to {_label(last.minutes)})",
+                f"footprint growth{scenario} once every buffer is full "
+                f"({_label(first.minutes)} to {_label(last.minutes)})",
                 f"{growth:+.1f} %",
                 f"< {FLAT_BAR_PERCENT:g} %",
                 growth < FLAT_BAR_PERCENT,
@@ -461,7 +472,7 @@ def rows_for(checkpoints: list[Checkpoint], full_after: float, bar_mb: float = F
         first, last = checkpoints[0], checkpoints[-1]
         rows.append(
             Row(
-                f"footprint growth {_label(first.minutes)} to {_label(last.minutes)}",
+                f"footprint growth{scenario} {_label(first.minutes)} to {_label(last.minutes)}",
                 f"{(last.retained_bytes - first.retained_bytes) / MIB:+.1f} MB",
                 "reported",
                 detail=f"every buffer is full after {_label(full_after)}: flatness needs two checkpoints "
@@ -471,20 +482,29 @@ def rows_for(checkpoints: list[Checkpoint], full_after: float, bar_mb: float = F
     return rows
 
 
+def _progress(scenario: str) -> Callable[[Checkpoint], None]:
+    def report(point: Checkpoint) -> None:
+        print(
+            f"  footprint{scenario}: {_label(point.minutes)} simulated, {point.retained_bytes / MIB:.1f} MB, "
+            f"{point.wall_secs:.0f} s elapsed",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return report
+
+
 def run(quick: bool = False) -> list[Row]:
     checkpoints_min = QUICK_CHECKPOINTS_MIN if quick else CHECKPOINTS_MIN
     with tempfile.TemporaryDirectory(prefix="riptide-bench-footprint-") as directory:
         config = ProfilingConfig(snapshot_dir=Path(directory))
-        points = simulate(
-            checkpoints_min,
-            config=config,
-            on_checkpoint=lambda p: print(
-                f"  footprint: {_label(p.minutes)} simulated, {p.retained_bytes / MIB:.1f} MB, "
-                f"{p.wall_secs:.0f} s elapsed",
-                file=sys.stderr,
-                flush=True,
-            ),
-        )
+        points = simulate(checkpoints_min, config=config, on_checkpoint=_progress(""))
+        stress = []
+        if not quick:
+            service = SyntheticService(threads=STRESS_THREADS, depth=STRESS_DEPTH)
+            stress = simulate(
+                STRESS_CHECKPOINTS_MIN, config=config, service=service, on_checkpoint=_progress(" (stress)")
+            )
     rows = rows_for(points, full_after_minutes(config))
     rows.append(
         Row(
@@ -496,6 +516,17 @@ def run(quick: bool = False) -> list[Row]:
             f"analysis every {ANALYSIS_EVERY_SECS / 60:g} min, a bottlenecks query every minute",
         )
     )
+    if stress:
+        # Only the stack store's window (10 min) matters here: its rows are against the bar.
+        rows += rows_for(stress, full_after=600.0 / 60, scenario=" (stress)")
+        rows.append(
+            Row(
+                "footprint stress simulation",
+                f"{_label(stress[-1].minutes)} simulated in {stress[-1].wall_secs:.0f} s",
+                detail=f"{STRESS_THREADS} busy threads, stacks {12 + STRESS_DEPTH[0]}-{12 + STRESS_DEPTH[1]} deep, "
+                "a new stack at 70 % of samples: the stack store's window-wide caps hold it",
+            )
+        )
     return rows
 
 
