@@ -8,15 +8,19 @@ distinct stacks keep appearing; threads come and go), the memory/CPU sampler eve
 a leak check every 300 s and a leak analysis every 30 min, a bottlenecks query every
 minute. At each checkpoint the profiler's retained memory is the size of everything
 reachable from its structures (code, modules, classes and the service's own objects not
-counted), and the process's RSS growth is reported beside it. Bars: every checkpoint
-under FOOTPRINT_BAR_MB, and no growth once every ring buffer is full.
+counted), and the process's RSS growth since just before the runtime was built is
+reported beside it (each scenario runs in a fresh process, so that growth is not memory
+another benchmark freed). Bars: every checkpoint under FOOTPRINT_BAR_MB, and no growth
+once every ring buffer is full.
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import os
 import random
+import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -24,7 +28,7 @@ import threading
 import time
 import types
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psutil
@@ -494,19 +498,30 @@ def _progress(scenario: str) -> Callable[[Checkpoint], None]:
     return report
 
 
-def run(quick: bool = False) -> list[Row]:
-    checkpoints_min = QUICK_CHECKPOINTS_MIN if quick else CHECKPOINTS_MIN
+def run_scenario(scenario: str, quick: bool) -> list[Row]:
+    """Simulate one scenario in this process ("default" or "stress") and return its rows."""
     with tempfile.TemporaryDirectory(prefix="riptide-bench-footprint-") as directory:
         config = ProfilingConfig(snapshot_dir=Path(directory))
-        points = simulate(checkpoints_min, config=config, on_checkpoint=_progress(""))
-        stress = []
-        if not quick:
+        if scenario == "stress":
             service = SyntheticService(threads=STRESS_THREADS, depth=STRESS_DEPTH)
             stress = simulate(
                 STRESS_CHECKPOINTS_MIN, config=config, service=service, on_checkpoint=_progress(" (stress)")
             )
-    rows = rows_for(points, full_after_minutes(config))
-    rows.append(
+            # Only the stack store's window (10 min) matters here: its rows are against the bar.
+            return [
+                *rows_for(stress, full_after=600.0 / 60, scenario=" (stress)"),
+                Row(
+                    "footprint stress simulation",
+                    f"{_label(stress[-1].minutes)} simulated in {stress[-1].wall_secs:.0f} s",
+                    detail=f"{STRESS_THREADS} busy threads, stacks {12 + STRESS_DEPTH[0]}-{12 + STRESS_DEPTH[1]} "
+                    "deep, a new stack at 70 % of samples: the stack store's window-wide caps hold it",
+                ),
+            ]
+        points = simulate(
+            QUICK_CHECKPOINTS_MIN if quick else CHECKPOINTS_MIN, config=config, on_checkpoint=_progress("")
+        )
+    return [
+        *rows_for(points, full_after_minutes(config)),
         Row(
             "footprint simulation",
             f"{_label(points[-1].minutes)} simulated in {points[-1].wall_secs:.0f} s",
@@ -514,22 +529,26 @@ def run(quick: bool = False) -> list[Row]:
             f"threads (7000 functions, stacks 14-42 deep, 2 threads replaced every 10 min), memory/CPU "
             f"every {config.memory_interval_secs:g} s, leak check every {config.leak_check_interval_secs:g} s, "
             f"analysis every {ANALYSIS_EVERY_SECS / 60:g} min, a bottlenecks query every minute",
+        ),
+    ]
+
+
+def run(quick: bool = False) -> list[Row]:
+    """Each scenario in a fresh process, so its RSS growth is not memory that others freed."""
+    rows = []
+    for scenario in ("default",) if quick else ("default", "stress"):
+        command = [sys.executable, "-m", "bench.footprint", "--json", scenario] + (
+            ["--quick"] if quick else []
         )
-    )
-    if stress:
-        # Only the stack store's window (10 min) matters here: its rows are against the bar.
-        rows += rows_for(stress, full_after=600.0 / 60, scenario=" (stress)")
-        rows.append(
-            Row(
-                "footprint stress simulation",
-                f"{_label(stress[-1].minutes)} simulated in {stress[-1].wall_secs:.0f} s",
-                detail=f"{STRESS_THREADS} busy threads, stacks {12 + STRESS_DEPTH[0]}-{12 + STRESS_DEPTH[1]} deep, "
-                "a new stack at 70 % of samples: the stack store's window-wide caps hold it",
-            )
-        )
+        done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, timeout=1800, check=True)
+        rows += [Row(**fields) for fields in json.loads(done.stdout)]
     return rows
 
 
 if __name__ == "__main__":
-    for row in run(quick="--quick" in sys.argv):
-        print(row)
+    if "--json" in sys.argv:
+        scenario = sys.argv[sys.argv.index("--json") + 1]
+        print(json.dumps([asdict(row) for row in run_scenario(scenario, quick="--quick" in sys.argv)]))
+    else:
+        for row in run(quick="--quick" in sys.argv):
+            print(row)
