@@ -260,6 +260,30 @@ class Checkpoint:
     wall_secs: float
 
 
+def in_forked_child(compute: Callable[[], dict[str, int]]) -> dict[str, int]:
+    """Run `compute` in a forked copy of this (single-threaded) process; return its answer."""
+    if not hasattr(os, "fork"):
+        return compute()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: answer and leave without running any cleanup of the parent's
+        status = 1
+        try:
+            os.close(read_end)
+            with os.fdopen(write_end, "w") as out:
+                json.dump(compute(), out)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end) as answer:
+        text = answer.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or not text:
+        raise RuntimeError(f"the measuring child failed (wait status {status})")
+    return json.loads(text)
+
+
 class Simulation:
     """A default-settings runtime whose workers are driven by a simulated clock."""
 
@@ -358,9 +382,8 @@ class Simulation:
             "rest of the runtime": lambda: [self.runtime, self.analysis, self.leak_checks],
         }
 
-    def measure(self, rss_start: int, started: float) -> Checkpoint:
-        gc.collect()
-        rss_growth = psutil.Process().memory_info().rss - rss_start  # before the walk's own memory
+    def retained_parts(self) -> dict[str, int]:
+        """Bytes reachable from each of the profiler's structures, each object counted once."""
         seen: set[int] = set()
         exclude = self.service.objects()
         roots = {name: roots() for name, roots in self.parts().items()}
@@ -370,6 +393,14 @@ class Simulation:
             # A part stops at the other parts' roots: each structure is counted in its own part.
             others = all_roots - {id(root) for root in found}
             parts[name] = retained_bytes(found, seen=seen, exclude=exclude | others)
+        return parts
+
+    def measure(self, rss_start: int, started: float) -> Checkpoint:
+        gc.collect()
+        rss_growth = psutil.Process().memory_info().rss - rss_start
+        # The walk's own bookkeeping (a set of ids of every object it meets) would stay in
+        # this process's RSS: it runs in a forked copy, which answers through a pipe.
+        parts = in_forked_child(self.retained_parts)
         store = self.stacks.store
         with store.lock:
             buckets = list(store._buckets)  # noqa: SLF001
