@@ -32,7 +32,7 @@ def build_runtime() -> ProfilingRuntime:
         from profiling.cluster.link import cluster_link_worker
 
         factories["cluster"] = cluster_link_worker
-    return ProfilingRuntime(profiling_config(), worker_factories=factories)
+    return ProfilingRuntime(profiling_config(), added_workers=factories)
 
 
 def runtime() -> ProfilingRuntime:

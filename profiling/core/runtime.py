@@ -7,7 +7,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from profiling.core.config import MIB, ProfilingConfig
 from profiling.core.errors import ProfilingDisabledError, ProfilingNotRunningError
@@ -17,6 +18,9 @@ from profiling.core.reports import cpu_report, memory_report, threshold_status
 from profiling.core.sampler import SystemSampler
 from profiling.core.samples import Sample
 from profiling.core.timefmt import iso_utc
+
+if TYPE_CHECKING:
+    from profiling.core.workers import WorkerFactory
 
 logger = logging.getLogger(__name__)
 
@@ -40,16 +44,18 @@ class ProfilingRuntime:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         extra_workers: bool = True,
-        worker_factories: dict[str, Callable[[ProfilingRuntime], object]] | None = None,
+        worker_factories: Mapping[str, WorkerFactory] | None = None,
+        added_workers: Mapping[str, WorkerFactory] | None = None,
     ):
         self.config = config
         self._reader_factory = reader_factory
         self._clock = clock
         self._wall_clock = wall_clock
         self._extra_workers = extra_workers
-        # Workers the embedding application adds (e.g. the cross-instance link): each is
-        # built and started in every process that starts the profiler, like the others.
-        self._worker_factories = dict(worker_factories or {})
+        self._worker_factories = worker_factories
+        # Workers the embedding application adds to the others (e.g. the cross-instance
+        # link): built and started in every process that starts the profiler.
+        self._added_workers = dict(added_workers or {})
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._listeners: list[SampleListener] = []
@@ -61,6 +67,16 @@ class ProfilingRuntime:
         self.instance = f"{socket.gethostname()}:{os.getpid()}"
         self.started_at: float | None = None
         self.counters: dict[str, int] = {}
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The monotonic clock the workers are timed by."""
+        return self._clock
+
+    @property
+    def wall_clock(self) -> Callable[[], float]:
+        """The clock sample and check timestamps come from (unix seconds)."""
+        return self._wall_clock
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -79,7 +95,19 @@ class ProfilingRuntime:
 
     def _start_locked(self) -> None:
         pid = os.getpid()
-        self.instance = f"{socket.gethostname()}:{pid}"
+        self.create_workers()
+        self._pid = pid
+        for worker in self.workers.values():
+            worker.start()
+        logger.info("profiler started in process %s (%d workers)", pid, len(self.workers))
+
+    def create_workers(self) -> dict[str, PeriodicWorker]:
+        """Build this process's workers without starting their threads.
+
+        `ensure_running()` builds and starts them; a benchmark that simulates hours of
+        uptime builds them here and drives their ticks with its own clock.
+        """
+        self.instance = f"{socket.gethostname()}:{os.getpid()}"
         self.reader = self._reader_factory()
         self.system_sampler = SystemSampler(
             self.reader,
@@ -92,17 +120,17 @@ class ProfilingRuntime:
         self.workers = {"system": self.system_sampler}
         self._last_status = None
         if self._extra_workers:
-            from profiling.core.workers import default_worker_factories
+            factories = self._worker_factories
+            if factories is None:
+                from profiling.core.workers import default_worker_factories
 
-            for name, factory in default_worker_factories().items():
+                factories = default_worker_factories()
+            for name, factory in factories.items():
                 self.workers[name] = factory(self)
-        for name, factory in self._worker_factories.items():
+        for name, factory in self._added_workers.items():
             self.workers[name] = factory(self)
         self.started_at = self._wall_clock()
-        self._pid = pid
-        for worker in self.workers.values():
-            worker.start()
-        logger.info("profiler started in process %s (%d workers)", pid, len(self.workers))
+        return self.workers
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop every worker and wait for their threads to end."""

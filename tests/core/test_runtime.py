@@ -119,3 +119,47 @@ def test_runtime_forked_child_starts_its_own_sampler():
         os.close(read_end)
         runtime.stop()
         module.install(previous)
+
+
+def test_runtime_create_workers_builds_them_without_threads_and_uses_given_factories():
+    from profiling.core.periodic import PeriodicWorker
+
+    class Idle(PeriodicWorker):
+        def tick(self) -> None:
+            pass
+
+    clock = FakeClock(50.0)
+    config = ProfilingConfig(memory_interval_secs=0.01)
+    runtime = ProfilingRuntime(
+        config,
+        reader_factory=FakeReader,
+        clock=clock,
+        wall_clock=lambda: 1_700_000_000.0,
+        worker_factories={"idle": lambda rt: Idle(1.0)},
+    )
+    workers = runtime.create_workers()
+    assert set(workers) == {"system", "idle"}
+    assert not any(worker.running for worker in workers.values())
+    assert sampler_threads() == []
+    assert not runtime.running
+    assert runtime.started_at == 1_700_000_000.0
+    workers["system"].run_tick()
+    assert workers["system"].latest().monotonic == 50.0
+
+
+def test_runtime_leak_checks_read_the_runtime_clocks(tmp_path):
+    from profiling.core.memory.service import memory_analysis
+
+    clock = FakeClock(123.0)
+    config = ProfilingConfig(memory_interval_secs=0.01, snapshot_dir=tmp_path)
+    runtime = ProfilingRuntime(
+        config,
+        reader_factory=FakeReader,
+        clock=clock,
+        wall_clock=lambda: 1_700_000_000.0,
+        extra_workers=False,
+    )
+    runtime.create_workers()
+    census = memory_analysis(runtime).leaks.check()
+    assert (census.monotonic, census.timestamp) == (123.0, 1_700_000_000.0)
+    assert census.rss_bytes == 100 * MIB

@@ -129,6 +129,46 @@ def test_stack_store_caps_distinct_stacks_per_bucket():
     assert bucket.stacks[(0,)].samples == 7
 
 
+def test_stack_store_caps_entries_held_over_the_whole_window():
+    store = StackStore(bucket_secs=1.0, max_window_secs=100.0, max_held_entries=5, other_stack=(0,))
+    with store.lock:
+        for n in range(20):  # one new stack a second: more than the window may hold
+            store.add_busy(store.bucket_at(float(n)), (n + 100, n + 200), 0.0, 0.1)
+    assert store.held_entries <= 5 + 20  # each bucket may add its one "[other stacks]" entry
+    totals = store.window(19.5, 100.0)
+    assert len([stack for stack in totals.stacks if stack != (0,)]) == 5
+    assert totals.stacks[(0,)].samples == 15
+    assert totals.busy_samples == 20
+
+
+def test_stack_store_caps_frames_of_distinct_stacks_and_shares_a_held_stack():
+    store = StackStore(max_held_frames=10, other_stack=(0,))
+    deep = (1, 2, 3, 4)
+    with store.lock:
+        bucket = store.bucket_at(0.0)
+        store.add_busy(bucket, deep, 0.0, 0.1)
+        store.add_busy(bucket, (5, 6, 7, 8), 0.0, 0.1)
+        store.add_busy(bucket, (9, 10, 11, 12), 0.0, 0.1)  # 12 frames > 10: shared entry
+        later = store.bucket_at(1.0)
+        store.add_busy(later, (1, 2, 3, 4), 0.0, 0.1)  # already held: no new frames
+    assert store.held_frames == 4 + 4 + 1
+    assert bucket.stacks[(0,)].samples == 1 and later.stacks[deep].samples == 1
+    assert store.intern((1, 2, 3, 4)) is deep
+    assert next(iter(later.stacks)) is deep  # both buckets share one tuple
+
+
+def test_stack_store_releases_what_buckets_leaving_the_window_held():
+    store = StackStore(bucket_secs=1.0, max_window_secs=5.0, max_held_entries=20, other_stack=(0,))
+    with store.lock:
+        for second in range(1000):  # a new distinct stack every second, for 1000 s
+            store.add_busy(store.bucket_at(float(second)), (second + 10, 1, 2), 0.0, 0.1)
+    assert len(store._buckets) == 6
+    assert store.held_entries == 6 and store.held_frames == 6 * 3
+    assert (0,) not in store.window(999.5, 5.0).stacks  # never past the cap: nothing shared
+    assert store.intern((10, 1, 2)) == (10, 1, 2)  # long gone: not held any more
+    assert len(store._held) == 6
+
+
 # -- flame graphs and scores ----------------------------------------------------------------
 
 

@@ -307,3 +307,15 @@ def test_stack_sampler_reads_frames_with_the_collector_paused_and_no_forced_swit
     driver.sample(1.0)
     assert seen == [(False, pytest.approx(0.1))]
     assert gc.isenabled() and sys.getswitchinterval() == interval
+
+
+def test_stack_sampler_attributed_frame_cache_is_bounded_by_the_frames_it_holds():
+    from profiling.core.stacks.sampler import MAX_INDEXED_FRAMES
+
+    sampler = Driver().sampler
+    depth = 100
+    for n in range(5000):  # 500 000 label ids in distinct stacks, no application frame
+        stack = tuple((n >> bit) & 1 for bit in range(16)) + (2,) * (depth - 16)
+        assert sampler.attributed_position(stack) == depth - 1
+    assert sampler._app_index_frames <= MAX_INDEXED_FRAMES
+    assert len(sampler._app_index) * depth <= MAX_INDEXED_FRAMES

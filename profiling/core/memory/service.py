@@ -31,7 +31,7 @@ class MemoryAnalysis:
     def __init__(self, runtime: ProfilingRuntime):
         self.runtime = runtime
         config = runtime.config
-        self.census = CensusTaker(rss=self._rss)
+        self.census = CensusTaker(rss=self._rss, clock=runtime.clock, wall_clock=runtime.wall_clock)
         self.leaks = LeakDetector(
             self.census, interval_secs=config.leak_check_interval_secs, on_report=self._leak_report_done
         )

@@ -20,6 +20,10 @@ from profiling.core.stacks.threadcpu import ThreadCpuClock
 
 PROFILER_THREAD_PREFIX = "riptide-"
 MAX_DEPTH = 128
+# The cache of each stack's attributed frame keeps its stacks alive after the store let
+# them go: past this many stacks, or label ids in them (8 bytes each), it starts afresh.
+MAX_INDEXED_STACKS = 20_000
+MAX_INDEXED_FRAMES = 250_000
 
 FrameSource = Callable[[], Mapping[int, FrameType]]
 ThreadSource = Callable[[], Mapping[int, threading.Thread]]
@@ -185,6 +189,7 @@ class StackSampler(PeriodicWorker):
         self._callees = CalleeReader.shared()
         self._states: dict[int, _ThreadState] = {}
         self._app_index: dict[Stack, int] = {}
+        self._app_index_frames = 0
         self._idle_labels: dict[int, bool] = {}
         # One sample stands for at most this long (after a stall of the sampler).
         self.max_gap_secs = max(1.0, 5.0 / sample_hz)
@@ -327,9 +332,11 @@ class StackSampler(PeriodicWorker):
             if is_app(stack[index]):
                 position = index
                 break
-        if len(self._app_index) >= 20_000:
+        if len(self._app_index) >= MAX_INDEXED_STACKS or self._app_index_frames >= MAX_INDEXED_FRAMES:
             self._app_index.clear()
+            self._app_index_frames = 0
         self._app_index[stack] = position
+        self._app_index_frames += len(stack)
         return position
 
     def _is_idle(self, stack: Stack, code: CodeType, lasti: int, mostly_off_cpu: bool) -> bool:

@@ -10,10 +10,16 @@ from dataclasses import dataclass, field
 Stack = tuple[int, ...]  # label ids, outermost frame first
 
 MAX_STACKS_PER_BUCKET = 256
-MAX_INTERNED_STACKS = 20_000
+# What the whole window may hold, whatever the threads and the depth of their stacks:
+# (bucket, stack) entries (~160 bytes each with their figures) and label ids in the
+# distinct stacks they hold (8 bytes each). Past either, new stacks share the
+# "[other stacks]" entry of their bucket. About 16 + 8 MB at most; a busy server with
+# a few hundred hot stacks stays far below.
+MAX_HELD_ENTRIES = 100_000
+MAX_HELD_FRAMES = 1_000_000
 
 
-@dataclass
+@dataclass(slots=True)
 class StackStats:
     """Busy samples of one stack: how many, and the thread-seconds they stand for."""
 
@@ -82,7 +88,10 @@ class StackStore:
 
     The sampler adds under the lock; a window's totals are merged under it too, so
     a request costs (buckets in the window x distinct stacks per bucket) whatever
-    the uptime. Distinct stacks per bucket are capped: the rest share one entry.
+    the uptime. Distinct stacks per bucket are capped, and so are the entries and
+    the frames of distinct stacks held over the whole window: the rest share one
+    entry. Each distinct stack is held once (a count of the buckets holding it), and
+    released when the last of them leaves the window.
     """
 
     def __init__(
@@ -91,6 +100,8 @@ class StackStore:
         bucket_secs: float = 1.0,
         max_window_secs: float = 600.0,
         max_stacks_per_bucket: int = MAX_STACKS_PER_BUCKET,
+        max_held_entries: int = MAX_HELD_ENTRIES,
+        max_held_frames: int = MAX_HELD_FRAMES,
         other_stack: Stack = (),
     ):
         if bucket_secs <= 0 or max_window_secs < bucket_secs:
@@ -98,21 +109,21 @@ class StackStore:
         self.bucket_secs = bucket_secs
         self.max_window_secs = max_window_secs
         self.max_stacks_per_bucket = max_stacks_per_bucket
+        self.max_held_entries = max_held_entries
+        self.max_held_frames = max_held_frames
         self.other_stack = other_stack
         self.lock = threading.Lock()
         self._buckets: deque[Bucket] = deque(maxlen=math.ceil(max_window_secs / bucket_secs) + 1)
-        self._interned: dict[Stack, Stack] = {}
+        # Each distinct stack held by a bucket -> [the one tuple all buckets share, buckets holding it].
+        self._held: dict[Stack, list] = {}
+        self.held_entries = 0
+        self.held_frames = 0
         self._closed_cache: tuple[tuple, Totals] | None = None
 
     def intern(self, stack: Stack) -> Stack:
-        """The one shared tuple for this stack, so buckets do not each hold a copy."""
-        found = self._interned.get(stack)
-        if found is not None:
-            return found
-        if len(self._interned) >= MAX_INTERNED_STACKS:
-            self._interned.clear()
-        self._interned[stack] = stack
-        return stack
+        """The tuple the buckets already hold for this stack, so they do not each hold a copy."""
+        held = self._held.get(stack)
+        return held[0] if held is not None else stack
 
     def bucket_at(self, monotonic: float) -> Bucket:
         """The bucket for this time, created if needed (call with the lock held)."""
@@ -123,8 +134,44 @@ class StackStore:
         if buckets and buckets[-1].index > index:  # a clock that went back: keep the newest
             return buckets[-1]
         bucket = Bucket(index=index)
+        if len(buckets) == buckets.maxlen:
+            self._release(buckets[0])
         buckets.append(bucket)
         return bucket
+
+    def _release(self, bucket: Bucket) -> None:
+        """Forget what a bucket leaving the window held."""
+        held = self._held
+        for stack in bucket.stacks:
+            entry = held.get(stack)
+            if entry is None:
+                continue
+            entry[1] -= 1
+            if entry[1] <= 0:
+                del held[stack]
+                self.held_frames -= len(stack)
+        self.held_entries -= len(bucket.stacks)
+
+    def _hold(self, bucket: Bucket, stack: Stack) -> StackStats:
+        """A new entry of `stack` in `bucket`, within the window's limits (call with the lock held)."""
+        entry = self._held.get(stack)
+        if stack != self.other_stack and (
+            self.held_entries >= self.max_held_entries
+            or entry is None
+            and self.held_frames + len(stack) > self.max_held_frames
+        ):
+            stack = self.other_stack
+            stats = bucket.stacks.get(stack)
+            if stats is not None:
+                return stats
+            entry = self._held.get(stack)
+        if entry is None:
+            entry = self._held[stack] = [stack, 0]
+            self.held_frames += len(stack)
+        entry[1] += 1
+        self.held_entries += 1
+        stats = bucket.stacks[entry[0]] = StackStats()
+        return stats
 
     def add_busy(self, bucket: Bucket, stack: Stack, cpu_secs: float, wall_secs: float) -> None:
         """Count one busy sample (call with the lock held)."""
@@ -134,7 +181,7 @@ class StackStore:
                 stack = self.other_stack
                 stats = bucket.stacks.get(stack)
             if stats is None:
-                stats = bucket.stacks[stack] = StackStats()
+                stats = self._hold(bucket, stack)
         stats.samples += 1
         stats.cpu_secs += cpu_secs
         stats.wall_secs += wall_secs
