@@ -167,7 +167,10 @@ def test_bottlenecks_idle_server_lists_no_wait(daphne_server):
         flame = client.get("/api/profiling/flamegraph?format=collapsed&window=10")
         assert flame.status_code == 200
         assert flame.headers["content-type"].startswith("text/plain")
-        assert "selectors" not in flame.text
+        # The selector's wait is idle and never a stack; its real work (register, modify,
+        # when a response is written) may be sampled like any other work.
+        leaves = [line.rsplit(" ", 1)[0].split(";")[-1] for line in flame.text.splitlines() if line]
+        assert not [leaf for leaf in leaves if leaf.startswith("selectors.") and leaf.endswith(".select")]
 
 
 @pytest.mark.server
