@@ -35,3 +35,22 @@ def fresh_redis():
     finally:
         client.flushdb()
         client.close()
+
+
+@contextmanager
+def two_servers(daphne_server, env: dict[str, str] | None = None):
+    """Two real Daphne processes sharing a fresh PostgreSQL database and Redis; both stopped after."""
+    import os
+    import signal
+
+    with fresh_postgres_database() as database_url, fresh_redis() as redis_url:
+        shared = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, **(env or {})}
+        first = daphne_server(env=shared)
+        second = daphne_server(env=shared)
+        try:
+            yield first, second
+        finally:
+            for server in (first, second):
+                if server.process is not None:
+                    os.kill(server.process.pid, signal.SIGCONT)  # in case a test left it stopped
+                server.stop()

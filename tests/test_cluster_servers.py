@@ -18,7 +18,7 @@ import time
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.multi import fresh_postgres_database, fresh_redis
+from tests.multi import two_servers
 
 pytestmark = pytest.mark.server
 
@@ -27,22 +27,14 @@ TIMEOUT_SECS = 1.5
 
 @pytest.fixture
 def cluster(daphne_server):
-    with fresh_postgres_database() as database_url, fresh_redis() as redis_url:
-        env = {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "PROFILING_RATE_DEFAULT": "1000/h",
-            "PROFILING_RATE_LEAK_DETECTION": "100/h",
-            "PROFILING_RATE_SNAPSHOT": "100/h",
-            "PROFILING_INSTANCE_TIMEOUT_SECS": str(TIMEOUT_SECS),
-        }
-        first = daphne_server(env=env)
-        second = daphne_server(env=env)
-        yield first, second
-        for server in (first, second):
-            if server.process is not None:
-                os.kill(server.process.pid, signal.SIGCONT)  # in case a test left it stopped
-            server.stop()
+    env = {
+        "PROFILING_RATE_DEFAULT": "1000/h",
+        "PROFILING_RATE_LEAK_DETECTION": "100/h",
+        "PROFILING_RATE_SNAPSHOT": "100/h",
+        "PROFILING_INSTANCE_TIMEOUT_SECS": str(TIMEOUT_SECS),
+    }
+    with two_servers(daphne_server, env) as servers:
+        yield servers
 
 
 def name_of(server) -> str:

@@ -7,24 +7,19 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.multi import fresh_postgres_database, fresh_redis
+from tests.multi import two_servers
 
 pytestmark = pytest.mark.server
 
 
 @pytest.fixture
-def two_servers(daphne_server):
-    with fresh_postgres_database() as database_url, fresh_redis() as redis_url:
-        env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "PROFILING_RATE_DEFAULT": "20/h"}
-        first = daphne_server(env=env)
-        second = daphne_server(env=env)
-        yield first, second
-        first.stop()
-        second.stop()
+def pair(daphne_server):
+    with two_servers(daphne_server, {"PROFILING_RATE_DEFAULT": "20/h"}) as servers:
+        yield servers
 
 
-def test_limit_is_exact_across_two_processes(two_servers):
-    first, second = two_servers
+def test_limit_is_exact_across_two_processes(pair):
+    first, second = pair
     key = first.api_key
 
     def call(i):
@@ -40,8 +35,8 @@ def test_limit_is_exact_across_two_processes(two_servers):
     assert codes.count(429) == 30
 
 
-def test_key_created_through_one_is_accepted_by_the_other_and_revocation_is_immediate(two_servers):
-    first, second = two_servers
+def test_key_created_through_one_is_accepted_by_the_other_and_revocation_is_immediate(pair):
+    first, second = pair
     key = first.create_key("shared")
     for server in (first, second):
         with server.client(key) as client:

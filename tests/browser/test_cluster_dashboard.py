@@ -7,27 +7,21 @@ import socket
 import pytest
 
 from tests.browser.pages import create_staff_user, log_in, wait_until
-from tests.multi import fresh_postgres_database, fresh_redis
+from tests.multi import two_servers
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 
 @pytest.fixture
 def cluster(daphne_server):
-    with fresh_postgres_database() as database_url, fresh_redis() as redis_url:
-        env = {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "PROFILING_MEMORY_INTERVAL_SECS": "0.5",
-            "PROFILING_RATE_DEFAULT": "1000/h",
-            "PROFILING_RATE_LEAK_DETECTION": "100/h",
-        }
-        first = daphne_server(env=env)
-        second = daphne_server(env=env)
+    env = {
+        "PROFILING_MEMORY_INTERVAL_SECS": "0.5",
+        "PROFILING_RATE_DEFAULT": "1000/h",
+        "PROFILING_RATE_LEAK_DETECTION": "100/h",
+    }
+    with two_servers(daphne_server, env) as (first, second):
         create_staff_user(first)
         yield first, second
-        first.stop()
-        second.stop()
 
 
 def name_of(server) -> str:
