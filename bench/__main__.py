@@ -24,7 +24,15 @@ import psutil
 
 from bench.common import Row
 
-BENCHMARKS = ["overhead", "endpoints", "stack_sampler", "memory_analysis", "live_feed", "live_feed_redis", "footprint"]
+BENCHMARKS = [
+    "overhead",
+    "endpoints",
+    "stack_sampler",
+    "memory_analysis",
+    "live_feed",
+    "live_feed_redis",
+    "footprint",
+]
 
 
 def machine() -> str:
