@@ -252,3 +252,23 @@ def test_a_forked_worker_process_starts_its_own_link_and_publishes_itself(redis_
     assert report["child"].endswith(f":{report['child_pid']}") and report["child"] != report["parent"]
     assert report["ready"] and report["new_channel"]
     assert report["seen"] == sorted([report["parent"], report["child"]])
+
+
+def test_a_request_its_asker_stopped_waiting_for_is_dropped_not_run_late(redis_url):
+    from profiling.core.memory.service import memory_analysis
+
+    with instance("node-a:1", redis_url) as (_, link_a, _), instance("node-b:2", redis_url) as (b, link_b, _):
+        record = wait_until(lambda: link_a.latest("node-b:2"))
+        stale = {
+            "type": "riptide.request",
+            "id": "stale-request",
+            "op": "leak_detection",
+            "args": {},
+            "reply_to": link_a.channel,
+            "expires_at": time.time() - 60,  # e.g. waited in the channel of a stopped process
+        }
+        asyncio.run_coroutine_threadsafe(link_a.layer.send(record["channel"], stale), link_a.loop).result(5)
+        wait_until(lambda: link_b.expired == 1)
+        assert link_b.answered == 0
+        assert memory_analysis(b).leaks.latest() is None  # the analysis never ran
+        assert link_a.call("node-b:2", "leak_detection")["instance"] == "node-b:2"  # a live one does

@@ -69,6 +69,9 @@ RETRY_SECS = 1.0
 # Operations answered for other instances at once; more wait their turn.
 ANSWER_THREADS = 2
 REGISTRY_TIMEOUT_SECS = 5.0
+# A request whose asker stopped waiting this long ago is dropped unanswered, not run late
+# (a snapshot nobody waits for); the slack covers clocks of different hosts.
+EXPIRY_SLACK_SECS = 2.0
 MAX_ARGS_BYTES = 4096
 
 # Instances not heard from for this long are left out of the history.
@@ -135,6 +138,7 @@ class ClusterLink:
         self.received = 0
         self.dropped = 0
         self.answered = 0
+        self.expired = 0
 
     @property
     def instance(self) -> str:
@@ -403,6 +407,11 @@ class ClusterLink:
         if not isinstance(reply_to, str) or not isinstance(request_id, str):
             return
         op, args = request.get("op"), request.get("args") or {}
+        expires_at = request.get("expires_at")
+        if isinstance(expires_at, int | float) and self.wall_clock() > expires_at + EXPIRY_SLACK_SECS:
+            self.expired += 1
+            logger.info("dropped a %s request that its asker stopped waiting for", op)
+            return
         try:
             if not isinstance(args, dict) or len(json.dumps(args)) > MAX_ARGS_BYTES:
                 raise ValueError("bad arguments")
@@ -469,7 +478,14 @@ class ClusterLink:
         try:
             await self.layer.send(
                 record["channel"],
-                {"type": REQUEST, "id": request_id, "op": op, "args": args, "reply_to": self.channel},
+                {
+                    "type": REQUEST,
+                    "id": request_id,
+                    "op": op,
+                    "args": args,
+                    "reply_to": self.channel,
+                    "expires_at": self.wall_clock() + timeout,
+                },
             )
             async with asyncio.timeout(timeout):
                 reply = await future
