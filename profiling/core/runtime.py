@@ -67,6 +67,7 @@ class ProfilingRuntime:
         self.instance = f"{socket.gethostname()}:{os.getpid()}"
         self.started_at: float | None = None
         self.counters: dict[str, int] = {}
+        self._last_message: tuple[Sample, str, dict] | None = None
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -227,7 +228,19 @@ class ProfilingRuntime:
         return cpu_report(self.require_running().current(), self.config)
 
     def sample_message(self, sample: Sample) -> dict:
-        """The live feed's message for one stored sample."""
+        """The live feed's message for one stored sample (callers must not change it).
+
+        The latest one is kept: the feed, the cross-instance link and /metrics all ask
+        for the newest sample's message, so it is built once per sample.
+        """
+        cached = self._last_message
+        if cached is not None and cached[0] is sample and cached[1] == self.instance:
+            return cached[2]
+        message = self._build_sample_message(sample)
+        self._last_message = (sample, self.instance, message)
+        return message
+
+    def _build_sample_message(self, sample: Sample) -> dict:
         sampler = self.require_running()
         history = sampler.history(since_monotonic=sample.monotonic - self.config.growth_window_secs)
         history = [s for s in history if s.monotonic <= sample.monotonic]

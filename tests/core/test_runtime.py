@@ -163,3 +163,17 @@ def test_runtime_leak_checks_read_the_runtime_clocks(tmp_path):
     census = memory_analysis(runtime).leaks.check()
     assert (census.monotonic, census.timestamp) == (123.0, 1_700_000_000.0)
     assert census.rss_bytes == 100 * MIB
+
+
+def test_runtime_builds_a_samples_message_once_and_each_new_samples_anew():
+    runtime, _ = make()
+    runtime.ensure_running()
+    try:
+        first, second = runtime.system_sampler.measure(), runtime.system_sampler.measure()
+        message = runtime.sample_message(first)
+        assert runtime.sample_message(first) is message  # the feed, the link and /metrics share it
+        assert runtime.sample_message(second) is not message
+        runtime.instance = "renamed:1"
+        assert runtime.sample_message(second)["instance"] == "renamed:1"
+    finally:
+        runtime.stop()
