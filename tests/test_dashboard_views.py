@@ -21,6 +21,8 @@ SPEC_IDS = [
     "snapshot-result",
     "bottlenecks",
     "allocations",
+    "instance-select",
+    "instance-list",
 ]
 
 

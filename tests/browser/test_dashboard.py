@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.pages import create_staff_user, log_in, points, wait_until
+from tests.test_dashboard_views import SPEC_IDS
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -32,14 +33,7 @@ def test_dashboard_charts_gain_points_live_and_feed_reconnects_after_restart(bro
     assert page.get_attribute("#status-badge", "data-status") == "normal"
     rss = page.evaluate("document.getElementById('memory-chart').data[0].y.slice(-1)[0]")
     assert rss > 10  # MB, measured in the server process
-    for element_id in (
-        "leak-detection-button",
-        "leak-report",
-        "snapshot-button",
-        "snapshot-result",
-        "bottlenecks",
-        "allocations",
-    ):
+    for element_id in SPEC_IDS:
         assert page.locator(f"#{element_id}").count() == 1
 
     watch.assert_clean()
