@@ -1,0 +1,57 @@
+"""Management commands and test runs of the host project start no profiler."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from tests.integration.hostproject import fresh_redis_db
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
+
+STARTED = "profiler started"
+
+THREADS_AFTER_WORK = """
+import threading
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+import mysite.urls
+call_command("check")
+call_command("migrate", verbosity=0)
+reverse("admin:index")
+Client().get("/hello/")
+print([t.name for t in threading.enumerate()])
+"""
+
+
+@pytest.fixture
+def redis_env():
+    with fresh_redis_db() as (redis_url, prefix, _client):
+        yield {"REDIS_URL": redis_url, "HOST_CACHE_PREFIX": prefix}
+
+
+@pytest.mark.parametrize("command", [("check",), ("migrate", "--noinput")], ids=["check", "migrate"])
+def test_management_command_starts_no_profiler(host_project, redis_env, command):
+    result = host_project.manage(*command, env=redis_env)
+    output = result.stdout + result.stderr
+    assert STARTED not in output, output
+
+
+def test_shell_after_check_migrate_and_a_request_runs_no_profiler_thread(host_project, redis_env):
+    result = host_project.manage("shell", "-c", THREADS_AFTER_WORK, env=redis_env)
+    assert STARTED not in result.stdout + result.stderr, result.stdout + result.stderr
+    names = ast.literal_eval(result.stdout.strip().splitlines()[-1])
+    assert [name for name in names if name.startswith("riptide-")] == [], names
+
+
+def test_host_test_run_starts_no_profiler(host_project, redis_env):
+    result = host_project.manage("test", "hostapp", "--noinput", env=redis_env)
+    assert STARTED not in result.stdout + result.stderr, result.stdout + result.stderr
+    assert "OK" in result.stderr, result.stderr
+
+
+def test_create_api_key_prints_the_key_last(host_project):
+    key = host_project.create_api_key("another")
+    assert key and " " not in key and key != host_project.api_key

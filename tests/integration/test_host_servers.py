@@ -1,0 +1,117 @@
+"""The host project under gunicorn (2 sync workers, --preload, Redis), uvicorn --workers 2 (Redis) and Daphne.
+
+Each server runs once for all the tests of its kind, with a steady load on the host's CPU
+view (`hostapp.work.crunch`, about 30 ms a request, 64 KiB leaked into `hostapp.leak`).
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from types import SimpleNamespace
+
+import psutil
+import pytest
+
+from tests.integration.hostproject import (
+    HOT_FUNCTION,
+    failure_context,
+    fresh_redis_db,
+    host_untouched_problems,
+    instances,
+    leak_components,
+    listed_pids,
+    serving,
+    summary_of_bottlenecks,
+    top_hotspot,
+    wait_for_named_leak,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
+
+SERVERS = {
+    "gunicorn": {"workers": 2, "redis": True},
+    "uvicorn": {"workers": 2, "redis": True},
+    "daphne": {"workers": 1, "redis": False},
+}
+REQUESTS, PER_WORKER = 300, 60
+
+
+@pytest.fixture(scope="module", params=list(SERVERS))
+def host(request, host_project):
+    kind = request.param
+    options = SERVERS[kind]
+    with ExitStack() as stack:
+        env, redis = {}, None
+        prefix = None
+        if options["redis"]:
+            redis_url, prefix, redis = stack.enter_context(fresh_redis_db())
+            env = {"REDIS_URL": redis_url, "HOST_CACHE_PREFIX": prefix}
+        server, load = stack.enter_context(serving(host_project, kind, env, workers=options["workers"]))
+        yield SimpleNamespace(kind=kind, server=server, load=load, redis=redis, prefix=prefix, **options)
+
+
+def loaded(host) -> set[int]:
+    """Wait until the CPU view has served enough requests in every worker; return the workers' pids."""
+    workers = host.server.worker_pids()
+    host.load.wait_for(REQUESTS, workers, PER_WORKER, timeout=90)
+    return workers
+
+
+def test_every_worker_is_listed_once_and_the_master_never(host):
+    server = host.server
+    with server.client() as client:
+        listing = instances(client)
+    pids = listed_pids(listing)
+    workers = server.worker_pids()
+    context = f"listed {listing['instances']}; master {server.pid}, workers {sorted(workers)}"
+    assert len(workers) == host.workers, failure_context(server, context)
+    assert sorted(pids) == sorted(workers), failure_context(server, context)
+    assert listing.get("shared") is host.redis is not None, context
+    if server.kind != "daphne":
+        assert server.pid not in pids, context
+        assert f"profiler started in process {server.pid}" not in server.log(10**7), failure_context(
+            server, "the master started a profiler"
+        )
+    if server.kind == "gunicorn":  # --preload imports the app in the master: still no thread there
+        assert psutil.Process(server.pid).num_threads() == 1, "gunicorn's master runs threads"
+
+
+def test_host_hot_function_is_the_top_hotspot_of_every_worker(host):
+    loaded(host)
+    found = {}
+    with host.server.client() as client:
+        for item in instances(client)["instances"]:
+            found[item["instance"]] = top_hotspot(client, item["instance"])
+    assert len(found) == host.workers
+    wrong = {name: summary_of_bottlenecks(body) for name, (top, body) in found.items() if top != HOT_FUNCTION}
+    assert not wrong, failure_context(
+        host.server, f"{HOT_FUNCTION} is not the top hotspot (served {dict(host.load.served)}): {wrong}"
+    )
+
+
+def test_host_leak_is_named_by_leak_detection_in_every_worker(host):
+    loaded(host)
+    with host.server.client() as client:
+        names = [item["instance"] for item in instances(client)["instances"]]
+        reports = {name: wait_for_named_leak(client, name) for name in names}
+    assert len(reports) == host.workers
+    for name, report in reports.items():
+        assert report.get("highest_risk_component", "").startswith("hostapp.leak"), (
+            name,
+            leak_components(report),
+        )
+
+
+def test_host_views_admin_and_auth_are_untouched(host):
+    problems = host_untouched_problems(host.server)
+    assert not problems, failure_context(host.server, "\n".join(problems))
+
+
+@pytest.mark.parametrize(
+    "host", [kind for kind, options in SERVERS.items() if options["redis"]], indirect=True
+)
+def test_redis_keys_live_under_the_host_cache_prefix(host):
+    keys = sorted(key.decode(errors="replace") for key in host.redis.scan_iter(count=1000))
+    assert keys, "nothing in the host's Redis database"
+    foreign = [key for key in keys if host.prefix not in key]
+    assert not foreign, f"Redis keys outside the host's KEY_PREFIX {host.prefix!r}: {foreign[:20]}"
