@@ -2,6 +2,8 @@
 
 import json
 import os
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -47,3 +49,36 @@ def test_server_snapshot_downloads_byte_for_byte_and_survives_a_restart(daphne_s
         listing = client.get("/api/profiling/snapshots").json()
         assert [s["snapshot_id"] for s in listing["snapshots"]] == [body["snapshot_id"]]
         assert client.get(body["download_url"]).content == path.read_bytes()
+
+
+def planted_line() -> int:
+    from tests import memory_alloc_views
+
+    lines = Path(memory_alloc_views.__file__).read_text().splitlines()
+    return next(i for i, line in enumerate(lines, 1) if "# the planted allocation" in line)
+
+
+def test_server_allocations_attribute_a_views_kept_bytes_exactly(daphne_server):
+    server = daphne_server(application="tests.memory_alloc_asgi:application")
+    sizes = [3 * 2**20, 2**20 + 17, 40_000]
+    with server.client() as client:
+        first = client.get("/api/profiling/allocations")
+        assert first.status_code == 200, first.text
+        assert first.json()["status"] == "collecting"
+        for size in sizes:  # while the window traces
+            assert client.get("/memtest/allocate", params={"bytes": str(size)}).status_code == 200
+        body = client.get("/api/profiling/allocations", params={"wait": "5"}).json()
+    assert body["status"] == "ready", body
+    expected = sum(sys.getsizeof(bytes(size)) for size in sizes)
+    (location,) = [loc for loc in body["top_locations"] if loc["file"].endswith("memory_alloc_views.py")]
+    assert location == {
+        "function_name": "tests.memory_alloc_views.allocate",
+        "file": location["file"],
+        "line_number": planted_line(),
+        "bytes": expected,
+        "blocks": len(sizes),
+    }
+    assert ["tests.memory_alloc_views.allocate", expected] in body["top_allocators"]
+    assert body["top_allocators"][0] == ["tests.memory_alloc_views.allocate", expected]
+    assert body["traced_peak_bytes"] >= expected
+    assert body["size_distribution"]["huge_1mb_plus"] >= 2

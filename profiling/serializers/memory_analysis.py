@@ -28,8 +28,10 @@ class AllocationLocationSerializer(serializers.Serializer):
     function_name = serializers.CharField()
     file = serializers.CharField()
     line_number = serializers.IntegerField()
-    bytes = serializers.IntegerField()
-    blocks = serializers.IntegerField()
+    bytes = serializers.IntegerField(
+        help_text="Live bytes allocated at this line during the window, at the one snapshot where it held the most."
+    )
+    blocks = serializers.IntegerField(help_text="Live blocks of this line at that same snapshot.")
 
 
 class AllocatorFiguresSerializer(serializers.Serializer):
@@ -54,11 +56,20 @@ class AllocationsSerializer(serializers.Serializer):
     window_age_secs = serializers.FloatField(allow_null=True, help_text="Seconds since the window ended.")
     retry_after_secs = serializers.FloatField(allow_null=True, help_text="When the running window ends.")
     top_allocators = serializers.ListField(
-        child=AllocatorPairField(), help_text="[function_name, bytes], biggest first."
+        child=AllocatorPairField(),
+        help_text="[function_name, bytes], biggest first: the most live bytes the function's lines held "
+        "together at any one of the window's snapshots (allocated during the window, still alive then).",
     )
     top_locations = AllocationLocationSerializer(many=True)
-    size_distribution = SizeDistributionSerializer(allow_null=True)
-    traced_peak_bytes = serializers.IntegerField(allow_null=True)
+    size_distribution = SizeDistributionSerializer(
+        allow_null=True, help_text="Live blocks by size; each bucket the most it held at any one snapshot."
+    )
+    traced_peak_bytes = serializers.IntegerField(
+        allow_null=True,
+        help_text="tracemalloc's peak of traced memory during the window (get_traced_memory), the window's "
+        "own snapshots left out: memory allocated during the window at its highest, freed or not. "
+        "Null before the first window, or when someone else's tracing was running.",
+    )
     efficiency_score = serializers.FloatField(
         allow_null=True, help_text="(uordblks + hblkhd) / (arena + hblkhd) from glibc mallinfo2."
     )

@@ -1,11 +1,13 @@
 """Allocation windows (real tracemalloc, short windows) and the allocator's formulas."""
 
 import threading
+import time
+import tracemalloc
 
 import pytest
 
 from profiling.core.memory.allocator import AllocatorFigures, read_allocator
-from profiling.core.memory.tracing import BUCKETS, AllocationTracker, bucket_of
+from profiling.core.memory.tracing import BUCKETS, AllocationTracker, bucket_of, summarise
 from tests import leaky_app
 
 
@@ -97,3 +99,102 @@ def test_tracker_starts_a_new_window_when_stale():
         tracker.wait(5)
     finally:
         tracker.stop()
+
+
+def allocating_line():
+    return bytes(10)  # a line of application code
+
+
+def other_function():
+    return [0]  # another line
+
+
+class NamesByLine:
+    """A CodeLocator stand-in: `module.function` per known line, the path otherwise."""
+
+    def __init__(self, names):
+        self.names = names
+
+    def name(self, filename, lineno):
+        return self.names.get((filename, lineno), filename)
+
+
+def raw_snapshot(*traces):
+    """A real tracemalloc.Snapshot of (filename, line, size) traces, one frame each."""
+    return tracemalloc.Snapshot([(0, size, ((filename, line),), 1) for filename, line, size in traces], 1)
+
+
+APP = "/srv/app/views.py"
+LOCATOR = NamesByLine(
+    {(APP, 10): "app.views.report", (APP, 11): "app.views.report", (APP, 30): "app.views.other"}
+)
+
+
+def test_summarise_counts_a_zero_byte_trace_without_failing():
+    snapshot = raw_snapshot(
+        ("<frozen importlib._bootstrap>", 241, 0),
+        (APP, 10, 3_145_761),
+        (APP, 10, 1_527),
+        (APP, 30, 0),
+    )
+    result = summarise([snapshot], LOCATOR, 1.0, 2.0, 1.0, interval_peaks=[3_147_288])
+    assert result.top_allocators == [("app.views.report", 3_147_288)]
+    assert result.top_locations[0] == {
+        "function_name": "app.views.report",
+        "file": APP,
+        "line_number": 10,
+        "bytes": 3_147_288,
+        "blocks": 2,
+    }
+    assert {(loc["file"], loc["bytes"], loc["blocks"]) for loc in result.top_locations[1:]} == {
+        ("<frozen importlib._bootstrap>", 0, 1),
+        (APP, 0, 1),
+    }
+    assert result.size_distribution == {
+        "small_0_1kb": 2,
+        "medium_1_100kb": 1,
+        "large_100kb_1mb": 0,
+        "huge_1mb_plus": 1,
+    }
+    assert result.huge_allocators == ["app.views.report"]
+    assert result.blocks == 4
+
+
+def test_summarise_function_bytes_are_those_of_one_snapshot_not_maxima_of_several():
+    # line 10 peaks in the first snapshot, line 11 in the second: never both at once
+    first = raw_snapshot((APP, 10, 5000), (APP, 11, 1000))
+    second = raw_snapshot((APP, 10, 1000), (APP, 11, 4000))
+    result = summarise([first, second], LOCATOR, 1.0, 2.0, 1.0, interval_peaks=[6000, 5000])
+    assert result.top_allocators == [("app.views.report", 6000)]  # not 5000 + 4000
+    assert [(loc["line_number"], loc["bytes"]) for loc in result.top_locations] == [(10, 5000), (11, 4000)]
+
+
+def test_summarise_traced_peak_is_tracemallocs_peak_without_the_windows_own_snapshots():
+    own = tracemalloc.__file__
+    first = raw_snapshot((APP, 10, 1000))
+    second = raw_snapshot((APP, 10, 1000), (own, 1, 700_000))  # the first snapshot, still held
+    result = summarise([first, second], LOCATOR, 1.0, 2.0, 1.0, interval_peaks=[9_000_000, 2_700_000])
+    assert result.traced_peak_bytes == 9_000_000
+    assert all(loc["file"] != own for loc in result.top_locations)
+    result = summarise([first, second], LOCATOR, 1.0, 2.0, 1.0, interval_peaks=[1000, 8_700_000])
+    assert result.traced_peak_bytes == 8_000_000
+    assert summarise([first], LOCATOR, 1.0, 2.0, 1.0, interval_peaks=None).traced_peak_bytes is None
+
+
+def test_tracker_traced_peak_holds_a_block_freed_before_any_snapshot():
+    tracker = AllocationTracker(window_secs=0.5, snapshots_per_window=1, stale_after_secs=60)
+    was_tracing = tracemalloc.is_tracing()
+    assert not was_tracing
+    try:
+        assert tracker.ensure_fresh()
+        deadline = time.monotonic() + 5
+        while not tracemalloc.is_tracing() and time.monotonic() < deadline:
+            time.sleep(0.001)
+        block = bytes(8 * 2**20)  # alive for a moment only, long before the snapshot
+        del block
+        assert tracker.wait(5)
+    finally:
+        tracker.stop()
+    result = tracker.latest()
+    assert result.traced_peak_bytes >= 8 * 2**20
+    assert sum(loc["bytes"] for loc in result.top_locations) < 8 * 2**20

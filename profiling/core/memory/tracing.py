@@ -4,11 +4,15 @@ tracemalloc at 1 frame makes allocation-heavy Python code ~7.8x slower, so it is
 by default. A request for allocations answers at once from the latest completed window;
 when there is none, or it is older than `stale_after_secs`, a new window starts on a
 background thread: tracing at 1 frame for `window_secs`, with `snapshots_per_window`
-snapshots spread over it. Statistics are computed after tracing stopped. Each figure is
-the largest seen in any of the window's snapshots (live blocks allocated during the
-window, still alive at that snapshot), so steady churn shows even when a block is freed
-between two snapshots. Defaults: a 2 s window, stale after 180 s: a dashboard that asks
-all the time keeps tracing on at most 2 s in 182 s (1.1 % of the time).
+snapshots spread over it. Statistics are computed after tracing stopped.
+
+What each figure is: a location's bytes and blocks are those of the one snapshot where
+that location held the most (live blocks allocated during the window, still alive at that
+snapshot); a function's bytes are the most its lines held together at any one snapshot;
+the traced peak is tracemalloc's own peak over the window (get_traced_memory), the
+memory of the window's own snapshots taken out. Steady churn shows even when a block is
+freed between two snapshots. Defaults: a 2 s window, stale after 180 s: a dashboard that
+asks all the time keeps tracing on at most 2 s in 182 s (1.1 % of the time).
 """
 
 from __future__ import annotations
@@ -54,78 +58,130 @@ class WindowResult:
     finished_monotonic: float
     duration_secs: float
     snapshots: int
-    traced_peak_bytes: int
-    top_allocators: list[tuple[str, int]]
+    traced_peak_bytes: int | None  # tracemalloc's peak over the window; None when not our tracing
+    top_allocators: list[tuple[str, int]]  # most bytes a function held at any one snapshot
     top_locations: list[dict]
     size_distribution: dict[str, int]
     huge_allocators: list[str]
     blocks: int
 
 
-def _snapshot_figures(snapshot) -> tuple[Counter, Counter, dict, int, Counter]:
-    """Bytes and block counts per (file, line), block counts per bucket, largest block per line."""
-    by_location: Counter = Counter()
-    blocks_by_location: Counter = Counter()
-    largest: dict = {}
-    buckets: Counter = Counter()
+# The window's own bookkeeping (its snapshots, this module's lists) is not the service's.
+_OWN_FILES = frozenset({tracemalloc.__file__, __file__})
+
+
+@dataclass
+class _SnapshotFigures:
+    by_location: Counter  # bytes per (file, line)
+    blocks: Counter  # blocks per (file, line)
+    largest: dict  # largest single block per (file, line)
+    buckets: Counter  # blocks per size bucket
+    own_bytes: int  # bytes the window's own bookkeeping held (left out of every figure)
+
+
+def _snapshot_figures(snapshot) -> _SnapshotFigures:
+    """Per-location bytes, blocks and largest block, and bucket counts, of one snapshot.
+
+    Zero-byte traces (e.g. `<frozen importlib._bootstrap>`) are counted as blocks of the
+    smallest bucket and give their location 0 bytes.
+    """
+    figures = _SnapshotFigures(Counter(), Counter(), {}, Counter(), 0)
+    by_location, blocks, largest, buckets = (
+        figures.by_location,
+        figures.blocks,
+        figures.largest,
+        figures.buckets,
+    )
     for trace in snapshot.traces:
         size = trace.size
         frame = trace.traceback[0]
+        if frame.filename in _OWN_FILES:
+            figures.own_bytes += size
+            continue
         key = (frame.filename, frame.lineno)
         by_location[key] += size
-        blocks_by_location[key] += 1
+        blocks[key] += 1
         if size > largest.get(key, 0):
             largest[key] = size
         buckets[bucket_of(size)] += 1
-    return by_location, blocks_by_location, largest, sum(buckets.values()), buckets
+    return figures
 
 
 def summarise(
-    snapshots: list, locator: CodeLocator, started_at: float, finished: float, duration: float
+    snapshots: list,
+    locator: CodeLocator,
+    started_at: float,
+    finished: float,
+    duration: float,
+    interval_peaks: list[int] | None = None,
 ) -> WindowResult:
-    """Fold a window's snapshots into per-function bytes and bucket counts (max over snapshots)."""
+    """Fold a window's snapshots into per-location and per-function live bytes and bucket counts.
+
+    `interval_peaks[i]` is tracemalloc's peak of traced memory in the interval that ended
+    with snapshot i (None when the tracing was someone else's: then no peak is reported).
+    """
     peak_bytes: Counter = Counter()
     peak_blocks: Counter = Counter()
     largest: dict = {}
     buckets = dict.fromkeys(BUCKETS, 0)
     traced_peak = 0
     blocks_peak = 0
-    for snapshot in snapshots:
-        by_location, blocks, big, total_blocks, snap_buckets = _snapshot_figures(snapshot)
-        for key, size in by_location.items():
-            if size > peak_bytes[key]:
+    per_snapshot = []
+    for i, snapshot in enumerate(snapshots):
+        figures = _snapshot_figures(snapshot)
+        per_snapshot.append(figures.by_location)
+        for key, size in figures.by_location.items():
+            if size > peak_bytes[key] or key not in peak_blocks:
                 peak_bytes[key] = size
-                peak_blocks[key] = blocks[key]
-            largest[key] = max(largest.get(key, 0), big[key])
+                peak_blocks[key] = figures.blocks[key]
+            largest[key] = max(largest.get(key, 0), figures.largest.get(key, 0))
         for name in BUCKETS:
-            buckets[name] = max(buckets[name], snap_buckets[name])
-        traced_peak = max(traced_peak, sum(by_location.values()))
-        blocks_peak = max(blocks_peak, total_blocks)
+            buckets[name] = max(buckets[name], figures.buckets[name])
+        blocks_peak = max(blocks_peak, sum(figures.buckets.values()))
+        if interval_peaks is not None:
+            # what the service held at its highest, without the snapshots already taken
+            traced_peak = max(
+                traced_peak, interval_peaks[i] - figures.own_bytes, sum(figures.by_location.values())
+            )
+    # Name the lines that matter in any one snapshot, each once.
+    named: dict = {}
+    for by_location in per_snapshot:
+        for key, _ in by_location.most_common(LOCATIONS_NAMED):
+            if key not in named:
+                named[key] = locator.name(*key)
     by_function: Counter = Counter()
+    for by_location in per_snapshot:
+        at_snapshot: Counter = Counter()
+        for key, name in named.items():
+            size = by_location.get(key)
+            if size:
+                at_snapshot[name] += size
+        for name, size in at_snapshot.items():
+            if size > by_function[name]:
+                by_function[name] = size
     locations = []
     huge = []
-    for (filename, lineno), size in peak_bytes.most_common(LOCATIONS_NAMED):
-        name = locator.name(filename, lineno)
-        by_function[name] += size
+    for key, size in peak_bytes.most_common(LOCATIONS_NAMED):
+        name = named.get(key) or locator.name(*key)
         if len(locations) < TOP_ALLOCATORS:
             locations.append(
                 {
                     "function_name": name,
-                    "file": filename,
-                    "line_number": lineno,
+                    "file": key[0],
+                    "line_number": key[1],
                     "bytes": size,
-                    "blocks": peak_blocks[(filename, lineno)],
+                    "blocks": peak_blocks[key],
                 }
             )
-        if largest.get((filename, lineno), 0) >= MIB and name not in huge:
+        if largest.get(key, 0) >= MIB and name not in huge:
             huge.append(name)
     return WindowResult(
         started_at=started_at,
         finished_monotonic=finished,
         duration_secs=round(duration, 3),
         snapshots=len(snapshots),
-        traced_peak_bytes=traced_peak,
-        top_allocators=by_function.most_common(TOP_ALLOCATORS),
+        traced_peak_bytes=None if interval_peaks is None else traced_peak,
+        top_allocators=[(name, size) for name, size in by_function.most_common(TOP_ALLOCATORS) if size > 0],
         top_locations=locations,
         size_distribution=buckets,
         huge_allocators=huge,
@@ -207,6 +263,7 @@ class AllocationTracker:
         started = self._clock()
         owner = not tracemalloc.is_tracing()  # someone else's tracing is left running
         snapshots = []
+        peaks: list[int] = []
         try:
             if owner:
                 tracemalloc.start(1)
@@ -214,12 +271,11 @@ class AllocationTracker:
             for _ in range(self.snapshots_per_window):
                 if stop.wait(step):
                     return
-                snapshot = tracemalloc.take_snapshot()
-                snapshots.append(
-                    snapshot.filter_traces(
-                        [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, __file__)]
-                    )
-                )
+                if owner:  # the peak since the last snapshot was taken (its own spike left out)
+                    peaks.append(tracemalloc.get_traced_memory()[1])
+                snapshots.append(tracemalloc.take_snapshot())
+                if owner:
+                    tracemalloc.reset_peak()
         except Exception:
             logger.warning("allocation window failed", exc_info=True)
             return
@@ -230,7 +286,9 @@ class AllocationTracker:
                 done.set()
         try:
             finished = self._clock()
-            result = summarise(snapshots, self._locator, started_at, finished, finished - started)
+            result = summarise(
+                snapshots, self._locator, started_at, finished, finished - started, peaks if owner else None
+            )
             with self._lock:
                 self._latest = result
         except Exception:
@@ -289,7 +347,9 @@ def _recommendations(result: WindowResult, allocator: AllocatorFigures | None) -
     advice = []
     if result.top_allocators:
         name, size = result.top_allocators[0]
-        advice.append(f"Biggest allocator in the window: {name} ({size / MIB:.2f} MB live).")
+        advice.append(
+            f"Biggest allocator in the window: {name} ({size / MIB:.2f} MB live at its highest snapshot)."
+        )
     if result.huge_allocators:
         advice.append(
             "Large allocations (>= 1 MiB) detected in "
