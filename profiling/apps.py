@@ -7,4 +7,6 @@ class ProfilingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from profiling import schema  # noqa: F401  (registers the OpenAPI auth extensions)
+        # Nothing starts here: ready() runs for every management command; the server entry
+        # points (profiling.asgi.wrap, profiling.wsgi.wrap) start the profiler.
+        from profiling import checks, schema  # noqa: F401  (system checks, OpenAPI auth extensions)

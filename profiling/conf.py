@@ -1,16 +1,16 @@
-"""The validated settings object handed to the core, and the process's runtime."""
+"""The validated settings handed to the core, and the process's runtime."""
 
 from __future__ import annotations
 
-from django.conf import settings
-
+from profiling.cluster import WORKER_NAME
 from profiling.core.config import MIB, ProfilingConfig
 from profiling.core.runtime import ProfilingRuntime, get_runtime
+from profiling.settings import profiling_settings
 
 
 def profiling_config() -> ProfilingConfig:
-    """Build the core's configuration from `settings.PROFILING`."""
-    values = settings.PROFILING
+    """Build the core's configuration from the app's settings."""
+    values = profiling_settings.load()
     return ProfilingConfig(
         enabled=values["ENABLED"],
         memory_interval_secs=values["MEMORY_INTERVAL_SECS"],
@@ -28,11 +28,24 @@ def profiling_config() -> ProfilingConfig:
 def build_runtime() -> ProfilingRuntime:
     """A runtime from settings; with REDIS_URL it also runs the cross-instance link."""
     factories = {}
-    if settings.REDIS_URL:
-        from profiling.cluster.link import cluster_link_worker
-
-        factories["cluster"] = cluster_link_worker
+    if profiling_settings.REDIS_URL:
+        factories[WORKER_NAME] = cluster_link
     return ProfilingRuntime(profiling_config(), added_workers=factories)
+
+
+def cluster_link(runtime: ProfilingRuntime):
+    """The cross-instance link (needs the `redis` extra), wired to this process's live feed."""
+    from profiling.cluster.link import ClusterLink, layer_config
+    from profiling.feed import deliver_to_current_feed
+
+    return ClusterLink(
+        runtime,
+        redis_url=profiling_settings.REDIS_URL,
+        layer_config=layer_config(profiling_settings.REDIS_URL, profiling_settings.KEY_PREFIX),
+        key_prefix=profiling_settings.KEY_PREFIX,
+        timeout_secs=profiling_settings.INSTANCE_TIMEOUT_SECS,
+        deliver=deliver_to_current_feed,
+    )
 
 
 def runtime() -> ProfilingRuntime:
@@ -42,5 +55,4 @@ def runtime() -> ProfilingRuntime:
 
 def rate_for(scope: str) -> str:
     """The throttle rate of an endpoint scope: its own or the default one."""
-    rates = settings.PROFILING_RATES
-    return rates.get(scope, rates["default"])
+    return profiling_settings.rate_for(scope)

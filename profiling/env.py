@@ -1,8 +1,8 @@
 """Typed, validated reading of environment variables.
 
-`settings.py` is the only module that hands `os.environ` to these helpers; every
-failure raises `ImproperlyConfigured` naming the variable, so a bad value stops
-start-up and makes `manage.py check` fail.
+The app's settings (profiling/settings.py) and the standalone project's settings read
+the environment through these helpers; every failure raises `ImproperlyConfigured`
+naming the variable, so a bad value stops start-up and makes `manage.py check` fail.
 """
 
 from __future__ import annotations

@@ -1,12 +1,21 @@
-"""The one exception handler: core errors to statuses, DRF's shapes kept, 429 with retry_after."""
+"""The one exception handler: core errors to statuses, DRF's shapes kept, 429 with retry_after.
+
+The profiling views name it themselves (views/base.py), whatever the host's
+`REST_FRAMEWORK["EXCEPTION_HANDLER"]` is; an error it does not know becomes a JSON 500
+that is logged, never Django's HTML error page.
+"""
 
 from __future__ import annotations
+
+import logging
 
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from profiling.core import errors
+
+logger = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: dict[type[errors.ProfilingError], int] = {
     errors.ProfilingDisabledError: status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -31,7 +40,14 @@ def exception_handler(exc, context):
         return Response({"detail": exc.detail}, status=code, headers=headers)
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        request = context.get("request")
+        logger.error(
+            "unhandled error on %s %s",
+            getattr(request, "method", "?"),
+            getattr(request, "path", "?"),
+            exc_info=exc,
+        )
+        return Response({"detail": "Internal server error."}, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
     if isinstance(exc, exceptions.Throttled):
         wait = int(exc.wait) if exc.wait is not None else 1
         response["Retry-After"] = str(wait)

@@ -240,11 +240,18 @@ def feed_for(runtime: ProfilingRuntime) -> LiveFeed:
         return feed
     if feed is not None:
         feed.close()
-    from profiling.cluster.link import link_of
+    from profiling.cluster import link_of
 
     link = link_of(runtime)
     _feed = LiveFeed(runtime, loop, remote_history=link.remote_history if link is not None else None)
     return _feed
+
+
+def deliver_to_current_feed(text: str, message: dict) -> None:
+    """The cross-instance link's `deliver`: fan another instance's message out to local clients."""
+    feed = current_feed()
+    if feed is not None:
+        feed.deliver_threadsafe(text)
 
 
 def current_feed() -> LiveFeed | None:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 
 from profiling.core.runtime import ProfilingRuntime
+from profiling.settings import profiling_settings
 
 MIB = 1024 * 1024
 
 
 def is_public() -> bool:
-    return bool(settings.PROFILING["METRICS_PUBLIC"])
+    return bool(profiling_settings.METRICS_PUBLIC)
 
 
 class RuntimeCollector:

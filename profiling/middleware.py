@@ -1,10 +1,16 @@
-"""JSON errors for the API paths, whatever Django would otherwise render."""
+"""Optional middleware for a whole site: JSON errors under /api/, security headers.
+
+The standalone project uses both; a host project may add them, nothing requires them
+(the profiling views answer JSON errors and set their page's CSP themselves).
+"""
 
 from __future__ import annotations
 
 import logging
 
 from django.http import JsonResponse
+
+from profiling.security import CONTENT_SECURITY_POLICY
 
 logger = logging.getLogger(__name__)
 
@@ -29,23 +35,6 @@ class JsonApiErrorsMiddleware:
             return None
         logger.error("unhandled error on %s %s", request.method, request.path, exc_info=exception)
         return JsonResponse({"detail": "Internal server error."}, status=500)
-
-
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        # Plotly sets style attributes on the SVG it draws.
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data: blob:",
-        "font-src 'self' data:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
 
 
 class SecurityHeadersMiddleware:

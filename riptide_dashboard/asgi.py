@@ -1,8 +1,7 @@
-"""The ASGI entry point: imported by servers only, so the profiler starts here.
+"""The standalone deployment's ASGI entry point: the app wrapped as in any host project.
 
-Daphne and Channels have no ASGI lifespan and AppConfig.ready() runs for every
-management command, so the per-process runtime is started when a server imports
-this module, and again (lazily, on the next connection) in a forked child.
+`profiling.asgi.wrap()` starts the profiler when a server imports this module (management
+commands and tests never do), and again in a forked child on its first request.
 """
 
 import os
@@ -14,18 +13,15 @@ django_application = get_asgi_application()
 
 from django.conf import settings  # noqa: E402
 
+import profiling.asgi  # noqa: E402
 from profiling.asgi_limits import BodySizeLimitMiddleware  # noqa: E402
-from profiling.conf import runtime  # noqa: E402
-from profiling.routing import build_application  # noqa: E402
-
-profiler = runtime()
-profiler.ensure_running()
 
 if settings.DEMO:  # `make demo`: a synthetic crawler workload inside this server
     from demo import start_workload
 
     start_workload()
 
+# The app limits bodies on its own paths; this project takes no big body anywhere.
 application = BodySizeLimitMiddleware(
-    build_application(django_application, profiler), max_bytes=settings.MAX_REQUEST_BODY_BYTES
+    profiling.asgi.wrap(django_application), max_bytes=settings.MAX_REQUEST_BODY_BYTES
 )

@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from riptide_dashboard.env import Env
+from profiling.env import Env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -51,7 +51,7 @@ BENCH_WORKLOAD = env.bool("RIPTIDE_BENCH_WORKLOAD", False)
 if BENCH_WORKLOAD:
     INSTALLED_APPS.append("bench.workload")
 
-MIDDLEWARE = [
+MIDDLEWARE = [  # the two profiling middleware classes are optional for a host; this project uses them
     "django.middleware.security.SecurityMiddleware",
     "profiling.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -172,8 +172,6 @@ WHITENOISE_USE_FINDERS = True
 STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",
-    # Plotly's own plotly.min.js from the installed package, as vendor/plotly/plotly.min.js.
-    "profiling.staticfinders.PlotlyFinder",
 ]
 
 LANGUAGE_CODE = "en-us"
@@ -187,17 +185,11 @@ _RENDERERS = ["rest_framework.renderers.JSONRenderer"]
 if DEBUG:
     _RENDERERS.append("rest_framework.renderers.BrowsableAPIRenderer")
 
+# The profiling views carry their own authentication, permission, throttle, renderer and
+# exception policy; these are this project's defaults for anything else.
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [
-        # First: its WWW-Authenticate challenge makes failures 401, not 403.
-        "profiling.authentication.APIKeyAuthentication",
-        "profiling.authentication.StaffSessionAuthentication",
-    ],
-    "DEFAULT_PERMISSION_CLASSES": ["profiling.permissions.HasAPIKeyOrStaff"],
-    "DEFAULT_THROTTLE_CLASSES": ["profiling.throttling.ClientEndpointThrottle"],
     "DEFAULT_RENDERER_CLASSES": _RENDERERS,
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "profiling.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -220,12 +212,6 @@ SPECTACULAR_SETTINGS = {
 
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_CACHE_PREFIX = "riptide-rl:"
-PROFILING_RATES = {
-    "default": env.rate("PROFILING_RATE_DEFAULT", "100/m"),
-    "leak_detection": env.rate("PROFILING_RATE_LEAK_DETECTION", "10/m"),
-    "snapshot": env.rate("PROFILING_RATE_SNAPSHOT", "5/m"),
-}
-LOGIN_RATE = env.rate("DJANGO_LOGIN_RATE", "10/m")
 SILENCED_SYSTEM_CHECKS = []
 if not REDIS_URL:
     # The local-memory cache counts atomically under its lock, which is exact within
@@ -237,38 +223,11 @@ SILENCED_SYSTEM_CHECKS.append("django_ratelimit.W001")
 
 # --- Profiling -------------------------------------------------------------------
 
-_interval = env.float("PROFILING_MEMORY_INTERVAL_SECS", 5.0, minimum=0.05, maximum=3600)
-_warning_mb = env.float("PROFILING_MEMORY_WARNING_MB", 650.0, minimum=1)
-_alert_mb = env.float("PROFILING_MEMORY_ALERT_MB", 700.0, minimum=1)
-if _warning_mb > _alert_mb:
-    raise ImproperlyConfigured(
-        f"PROFILING_MEMORY_WARNING_MB={_warning_mb:g} is above "
-        f"PROFILING_MEMORY_ALERT_MB={_alert_mb:g}; the warning must come first"
-    )
-_snapshot_dir = Path(env.str("PROFILING_SNAPSHOT_DIR", str(VAR_DIR / "snapshots")))
-if not _snapshot_dir.is_absolute():
-    _snapshot_dir = BASE_DIR / _snapshot_dir
-
-PROFILING = {
-    "ENABLED": env.bool("ENABLE_PROFILING", True),
-    "MEMORY_INTERVAL_SECS": _interval,
-    "LEAK_CHECK_INTERVAL_SECS": env.float(
-        "PROFILING_LEAK_CHECK_INTERVAL_SECS", 300.0, minimum=0.05, maximum=86400
-    ),
-    "MEMORY_WARNING_MB": _warning_mb,
-    "MEMORY_ALERT_MB": _alert_mb,
-    "FULL": env.bool("PROFILING_FULL", False),
-    "SNAPSHOT_DIR": _snapshot_dir,
-    "SNAPSHOT_MAX_COUNT": env.int("PROFILING_SNAPSHOT_MAX_COUNT", 20, minimum=1, maximum=10000),
-    "SNAPSHOT_MAX_TOTAL_MB": env.float("PROFILING_SNAPSHOT_MAX_TOTAL_MB", 512.0, minimum=1, maximum=1048576),
-    "METRICS_PUBLIC": env.bool("PROFILING_METRICS_PUBLIC", False),
-    # Stack samples a second for the bottlenecks profiler; the default keeps the whole
-    # default profile under the 2 % overhead budget (docs/bottlenecks.md).
-    "SAMPLE_HZ": env.float("PROFILING_SAMPLE_HZ", 11.0, minimum=1, maximum=1000),
-    # With REDIS_URL: how long a request for another instance (leak detection, snapshot,
-    # bottlenecks, ...) waits for that instance's answer before answering 504.
-    "INSTANCE_TIMEOUT_SECS": env.float("PROFILING_INSTANCE_TIMEOUT_SECS", 10.0, minimum=0.1, maximum=120),
-}
+# The app reads its own variables (ENABLE_PROFILING, PROFILING_*, REDIS_URL,
+# DJANGO_LOGIN_RATE) from the environment in profiling/settings.py, as in any host project;
+# a bad value stops the server's start-up and fails `manage.py check`. Relative paths
+# (PROFILING_SNAPSHOT_DIR, default var/snapshots) are under BASE_DIR.
+WSGI_APPLICATION = "riptide_dashboard.wsgi.application"
 
 # A synthetic crawler workload inside the server (`make demo`), never in production.
 DEMO = env.bool("RIPTIDE_DEMO", False)

@@ -15,7 +15,7 @@ import django
 
 django.setup()
 
-from profiling.cluster.link import link_of  # noqa: E402
+from profiling.cluster import link_of  # noqa: E402
 from profiling.conf import runtime  # noqa: E402
 
 

@@ -8,12 +8,11 @@ SIGKILL the server in the middle of a snapshot write.
 import os
 import threading
 
-from django.conf import settings
-
 from profiling.core.memory import snapshots
+from profiling.settings import profiling_settings
 from riptide_dashboard.asgi import application  # noqa: F401  (starts the profiler)
 
-STALL_MARKER = settings.PROFILING["SNAPSHOT_DIR"].parent / "writer-stalled"
+STALL_MARKER = profiling_settings.SNAPSHOT_DIR.parent / "writer-stalled"
 
 
 class _StallingOs:

@@ -136,7 +136,7 @@ def test_bottlenecks_needs_a_key(stack_profiler, anon_client):
 
 
 def test_bottlenecks_is_throttled_per_endpoint(stack_profiler, client_with_key, settings):
-    settings.PROFILING_RATES = {**settings.PROFILING_RATES, "default": "2/m"}
+    settings.PROFILING = {"RATE_DEFAULT": "2/m"}
     assert client_with_key.get("/api/profiling/bottlenecks").status_code == 200
     assert client_with_key.get("/api/profiling/bottlenecks").status_code == 200
     throttled = client_with_key.get("/api/profiling/bottlenecks")

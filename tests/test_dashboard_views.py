@@ -8,8 +8,6 @@ import plotly
 import pytest
 from django.test import Client, override_settings
 
-from profiling.staticfinders import PlotlyFinder
-
 SPEC_IDS = [
     "memory-chart",
     "cpu-chart",
@@ -36,14 +34,14 @@ def staff_client(staff_user):
 def test_dashboard_redirects_anonymous_to_login(db):
     response = Client().get("/")
     assert response.status_code == 302
-    assert response["Location"] == "/accounts/login/?next=/"
+    assert response["Location"] == "/profiling/login/?next=/"
 
 
 def test_dashboard_redirects_non_staff_user_to_login(django_user_model):
     client = Client()
     client.force_login(django_user_model.objects.create_user("plain", password="pw-for-tests-only"))
     response = client.get("/")
-    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    assert response.status_code == 302 and response["Location"].startswith("/profiling/login/")
 
 
 def test_dashboard_renders_spec_element_ids_for_staff(staff_client, profiler):
@@ -54,7 +52,7 @@ def test_dashboard_renders_spec_element_ids_for_staff(staff_client, profiler):
         assert html.count(f'id="{element_id}"') == 1, element_id
     assert 'data-status="' in html and 'data-state="closed"' in html
     assert profiler.instance in html
-    assert "/static/vendor/plotly/plotly.min.js" in html
+    assert "/profiling/assets/plotly.min.js?v=" in html
 
 
 def test_dashboard_page_has_no_inline_script_or_style(staff_client, profiler):
@@ -68,17 +66,29 @@ def test_dashboard_sets_csrf_cookie_for_the_buttons(staff_client, profiler):
     assert "csrftoken" in response.cookies
 
 
-def test_plotly_finder_serves_the_installed_bundle():
-    found = PlotlyFinder().find("vendor/plotly/plotly.min.js")
-    assert Path(found) == (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").resolve()
-    assert PlotlyFinder().find("vendor/plotly/other.js") is None
+def _body(response) -> bytes:
+    return b"".join(response.streaming_content) if response.streaming else response.content
 
 
-def test_plotly_bundle_is_served_locally(db):
-    response = Client().get("/static/vendor/plotly/plotly.min.js")
+def test_plotly_bundle_is_served_locally_from_the_installed_package(db):
+    from profiling.views.assets import asset_url
+
+    url = asset_url("plotly.min.js")
+    response = Client().get(url)
     assert response.status_code == 200
-    body = b"".join(response.streaming_content) if response.streaming else response.content
-    assert body == (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
+    assert response["Content-Type"].startswith("text/javascript")
+    assert "immutable" in response["Cache-Control"]  # the URL carries the content's hash
+    assert _body(response) == (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
+
+
+def test_the_app_serves_its_own_files_and_nothing_else(db):
+    from profiling.views.assets import STATIC_DIR
+
+    script = Client().get("/profiling/assets/dashboard.js")
+    assert script.status_code == 200 and script["Cache-Control"] == "no-cache"  # no hash: revalidate
+    assert _body(script) == (STATIC_DIR / "dashboard.js").read_bytes()
+    for name in ["settings.py", "..%2Fsettings.py", "dashboard.html", "favicon.ico"]:
+        assert Client().get(f"/profiling/assets/{name}").status_code == 404
 
 
 def test_login_lets_staff_in(staff_user):
@@ -97,7 +107,7 @@ def test_login_refuses_non_staff_user(django_user_model):
     assert b"staff account" in response.content
 
 
-@override_settings(LOGIN_RATE="3/m")
+@override_settings(PROFILING={"LOGIN_RATE": "3/m"})
 def test_login_attempts_are_rate_limited_per_address(staff_user):
     client = Client()
     for n in range(3):
@@ -109,7 +119,7 @@ def test_login_attempts_are_rate_limited_per_address(staff_user):
     assert "_auth_user_id" not in client.session
 
 
-@override_settings(LOGIN_RATE="3/m")
+@override_settings(PROFILING={"LOGIN_RATE": "3/m"})
 def test_login_rate_limit_ignores_forwarded_for(staff_user):
     client = Client()
     for n in range(3):
@@ -122,7 +132,7 @@ def test_login_rate_limit_ignores_forwarded_for(staff_user):
     assert response.status_code == 429
 
 
-@override_settings(LOGIN_RATE="3/m")
+@override_settings(PROFILING={"LOGIN_RATE": "3/m"})
 def test_login_attempts_are_rate_limited_per_username(staff_user):
     for n in range(3):
         Client(REMOTE_ADDR=f"10.0.0.{n}").post("/accounts/login/", {"username": "Staff", "password": "wrong"})
@@ -134,7 +144,7 @@ def test_login_attempts_are_rate_limited_per_username(staff_user):
 
 def test_logout_ends_the_session(staff_client, profiler):
     response = staff_client.post("/accounts/logout/")
-    assert response.status_code == 302 and response["Location"] == "/accounts/login/"
+    assert response.status_code == 302 and response["Location"] == "/profiling/login/"
     assert staff_client.get("/").status_code == 302
 
 

@@ -11,8 +11,8 @@ from django.core.asgi import get_asgi_application
 from django.test import Client
 
 from profiling import feed as feed_module
+from profiling.asgi import wrap
 from profiling.feed import LiveFeed
-from profiling.routing import build_application
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,7 +23,7 @@ TIMEOUT = 5
 
 @pytest.fixture
 def app(profiler):
-    return build_application(get_asgi_application(), profiler)
+    return wrap(get_asgi_application(), start=False, profiler=profiler)
 
 
 @pytest.fixture
@@ -139,7 +139,7 @@ async def test_feed_ignores_key_in_query_string(app, api_key):
 
 
 async def test_feed_closes_with_4503_when_profiling_is_disabled(disabled_profiler, api_key):
-    app = build_application(get_asgi_application(), disabled_profiler)
+    app = wrap(get_asgi_application(), start=False, profiler=disabled_profiler)
     communicator, connected = await connect(app, [key_header(api_key)])
     assert connected
     assert (await receive(communicator))["type"] == "error"

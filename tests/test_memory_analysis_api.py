@@ -221,7 +221,7 @@ def test_leak_detection_is_throttled_on_its_own_scope(
     client_with_key, start_profiler, settings, frozen_rate_window
 ):
     start_profiler()
-    settings.PROFILING_RATES = {**settings.PROFILING_RATES, "leak_detection": "2/m"}
+    settings.PROFILING = {"RATE_LEAK_DETECTION": "2/m"}
     codes = [client_with_key.post(f"{API}/leak-detection").status_code for _ in range(3)]
     assert codes == [200, 200, 429]
     assert client_with_key.get(f"{API}/leak-detection").status_code == 200  # GET has its own scope

@@ -55,7 +55,7 @@ def test_metrics_openmetrics_when_asked(client_with_key, profiler):
 
 
 def test_metrics_public_when_configured(anon_client, profiler, settings):
-    settings.PROFILING = {**settings.PROFILING, "METRICS_PUBLIC": True}
+    settings.PROFILING = {"METRICS_PUBLIC": True}
     assert anon_client.get("/metrics").status_code == 200
 
 
@@ -67,7 +67,7 @@ def test_metrics_have_no_unbounded_labels(client_with_key, profiler):
     assert labelled <= {"riptide_memory_threshold_status"}
 
 
-@override_settings(PROFILING_RATES={"default": "2/m", "leak_detection": "1/m", "snapshot": "1/m"})
+@override_settings(PROFILING={"RATE_DEFAULT": "2/m", "RATE_LEAK_DETECTION": "1/m", "RATE_SNAPSHOT": "1/m"})
 def test_metrics_are_throttled_like_other_endpoints(client_with_key, profiler, frozen_rate_window):
     codes = [client_with_key.get("/metrics").status_code for _ in range(3)]
     assert codes == [200, 200, 429]

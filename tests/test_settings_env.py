@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from riptide_dashboard.env import Env
+from profiling.env import Env
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_rate_window")]
 
-RATES = {"default": "3/m", "leak_detection": "2/m", "snapshot": "1/m"}
+RATES = {"RATE_DEFAULT": "3/m", "RATE_LEAK_DETECTION": "2/m", "RATE_SNAPSHOT": "1/m"}
 
 
 def client_for(key):
@@ -15,7 +15,7 @@ def client_for(key):
     return client
 
 
-@override_settings(PROFILING_RATES=RATES)
+@override_settings(PROFILING=RATES)
 def test_limit_is_exact_then_429_with_retry_after(client_with_key, profiler):
     codes = [client_with_key.get("/api/profiling/memory").status_code for _ in range(5)]
     assert codes == [200, 200, 200, 429, 429]
@@ -27,7 +27,7 @@ def test_limit_is_exact_then_429_with_retry_after(client_with_key, profiler):
     assert body["detail"] == f"Request was throttled. Expected available in {retry} seconds."
 
 
-@override_settings(PROFILING_RATES=RATES)
+@override_settings(PROFILING=RATES)
 def test_each_endpoint_has_its_own_bucket(client_with_key, profiler):
     for _ in range(3):
         assert client_with_key.get("/api/profiling/memory").status_code == 200
@@ -35,7 +35,7 @@ def test_each_endpoint_has_its_own_bucket(client_with_key, profiler):
     assert client_with_key.get("/api/profiling/cpu").status_code == 200
 
 
-@override_settings(PROFILING_RATES=RATES)
+@override_settings(PROFILING=RATES)
 def test_each_key_has_its_own_bucket(make_key, profiler):
     first, second = client_for(make_key("a")[1]), client_for(make_key("b")[1])
     for _ in range(3):
@@ -44,7 +44,7 @@ def test_each_key_has_its_own_bucket(make_key, profiler):
     assert second.get("/api/profiling/memory").status_code == 200
 
 
-@override_settings(PROFILING_RATES=RATES)
+@override_settings(PROFILING=RATES)
 def test_forwarded_for_header_does_not_reset_the_limit(client_with_key, profiler):
     for i in range(3):
         assert (
@@ -55,7 +55,7 @@ def test_forwarded_for_header_does_not_reset_the_limit(client_with_key, profiler
     assert response.status_code == 429
 
 
-@override_settings(PROFILING_RATES=RATES)
+@override_settings(PROFILING=RATES)
 def test_staff_session_is_limited_per_user(staff_user, profiler):
     client = APIClient()
     client.force_login(staff_user)

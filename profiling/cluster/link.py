@@ -39,6 +39,7 @@ from channels.exceptions import ChannelFull
 from channels_redis.core import RedisChannelLayer
 
 from profiling.cluster import operations
+from profiling.cluster.registry import PREFIX as REGISTRY_PREFIX
 from profiling.cluster.registry import InstanceRegistry, record_ttl
 from profiling.core.errors import (
     ClusterUnavailableError,
@@ -88,12 +89,8 @@ class _Recent:
         self.heard_at = 0.0
 
 
-def _deliver_to_feed(text: str, message: dict) -> None:
-    from profiling.feed import current_feed
-
-    feed = current_feed()
-    if feed is not None:
-        feed.deliver_threadsafe(text)
+def _deliver_nowhere(text: str, message: dict) -> None:
+    """The default when nothing local listens for the other instances' messages."""
 
 
 class ClusterLink:
@@ -107,13 +104,15 @@ class ClusterLink:
         *,
         redis_url: str,
         layer_config: dict,
+        key_prefix: str = "",
         timeout_secs: float = 10.0,
-        deliver: Deliver = _deliver_to_feed,
+        deliver: Deliver = _deliver_nowhere,
         wall_clock: Callable[[], float] = time.time,
     ):
         self.runtime = runtime
         self.redis_url = redis_url
         self.layer_config = dict(layer_config)
+        self.registry_prefix = f"{key_prefix}:{REGISTRY_PREFIX}" if key_prefix else REGISTRY_PREFIX
         self.timeout_secs = timeout_secs
         self.deliver = deliver
         self.wall_clock = wall_clock
@@ -206,7 +205,7 @@ class ClusterLink:
         client = redis.asyncio.from_url(
             self.redis_url, socket_timeout=REGISTRY_TIMEOUT_SECS, socket_connect_timeout=REGISTRY_TIMEOUT_SECS
         )
-        self.registry = InstanceRegistry(client, wall_clock=self.wall_clock)
+        self.registry = InstanceRegistry(client, prefix=self.registry_prefix, wall_clock=self.wall_clock)
         self.runtime.add_sample_listener(self._on_sample)
         self.runtime.add_event_listener(self._on_event)
         tasks = [
@@ -505,19 +504,10 @@ class ClusterLink:
         raise operations.error_from_wire(reply.get("error") or {}, instance)
 
 
-def cluster_link_worker(runtime: ProfilingRuntime) -> ClusterLink:
-    """The runtime worker factory conf.py registers when REDIS_URL is set."""
-    from django.conf import settings
+def layer_config(redis_url: str, key_prefix: str = "") -> dict:
+    """The link's own Redis channel layer, its groups and channels under the host's key prefix.
 
-    return ClusterLink(
-        runtime,
-        redis_url=settings.REDIS_URL,
-        layer_config=settings.CHANNEL_LAYERS["default"]["CONFIG"],
-        timeout_secs=settings.PROFILING["INSTANCE_TIMEOUT_SECS"],
-    )
-
-
-def link_of(runtime: ProfilingRuntime) -> ClusterLink | None:
-    """The runtime's running link in this process, if it has one."""
-    link = runtime.workers.get("cluster")
-    return link if isinstance(link, ClusterLink) and runtime.running else None
+    Two deployments sharing one Redis server then never see each other's instances.
+    """
+    prefix = f"{key_prefix}:riptide" if key_prefix else "riptide"
+    return {"hosts": [redis_url], "capacity": 200, "expiry": 30, "prefix": prefix}

@@ -50,3 +50,34 @@ class CpuSerializer(serializers.Serializer):
     interval_secs = serializers.FloatField(help_text="Seconds the percentages were measured over.")
     process = ProcessCpuSerializer()
     note = serializers.CharField(allow_null=True)
+
+
+class SampleMemorySerializer(MemorySerializer):
+    instance = None  # the sample names its instance once
+
+
+class SampleCpuSerializer(CpuSerializer):
+    instance = None
+
+
+class SampleMessageSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["sample"])
+    instance = serializers.CharField(help_text="host:pid of the process that measured it.")
+    timestamp = serializers.CharField(help_text="When measured: ISO 8601 UTC, milliseconds, Z.")
+    memory = SampleMemorySerializer()
+    cpu = SampleCpuSerializer()
+
+
+class ThresholdsSerializer(serializers.Serializer):
+    warning_mb = serializers.FloatField()
+    alert_mb = serializers.FloatField()
+
+
+class SamplesSerializer(serializers.Serializer):
+    instance = serializers.CharField(help_text="host:pid of the process that answered.")
+    interval_secs = serializers.FloatField(help_text="Seconds between two samples of that process.")
+    thresholds = ThresholdsSerializer()
+    shared = serializers.BooleanField(
+        help_text="true: the samples of every instance (REDIS_URL) are included."
+    )
+    samples = SampleMessageSerializer(many=True, help_text="Oldest first, as the live feed sends them.")

@@ -1,16 +1,18 @@
-"""The dashboard page, staff only; its data comes from the API and the live feed."""
+"""The dashboard page, staff only; its data comes from the API and the live feed (or polling)."""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import user_passes_test
+from django.core.handlers.asgi import ASGIRequest
 from django.shortcuts import render
+from django.urls import reverse, reverse_lazy
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 
+from profiling.cluster import link_of
 from profiling.conf import runtime
-
-FEED_PATH = "/ws/profiling/live/"
-API_ROOT = "/api/profiling/"
+from profiling.routing import FEED_PATH
+from profiling.security import CONTENT_SECURITY_POLICY
 
 
 def is_staff(user) -> bool:
@@ -18,18 +20,23 @@ def is_staff(user) -> bool:
 
 
 @require_GET
-@user_passes_test(is_staff)  # anyone else goes to the login page
+@user_passes_test(is_staff, login_url=reverse_lazy("profiling:login"))  # anyone else goes to the login page
 @ensure_csrf_cookie
 def dashboard(request):
     profiler = runtime()
-    return render(
+    profiler.ensure_running()
+    response = render(
         request,
-        "dashboard/index.html",
+        "profiling/dashboard.html",
         {
             "instance": profiler.instance,
             "interval_secs": profiler.config.memory_interval_secs,
             "profiling_enabled": profiler.config.enabled,
-            "feed_path": FEED_PATH,
-            "api_root": API_ROOT,
+            "shared": link_of(profiler) is not None,
+            # WSGI servers have no websockets: the page then polls the samples endpoint.
+            "feed_path": FEED_PATH if isinstance(request, ASGIRequest) else "",
+            "api_root": reverse("profiling:memory").rsplit("memory", 1)[0],
         },
     )
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    return response

@@ -16,8 +16,7 @@ from urllib.parse import quote
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
-from profiling.cluster import operations
-from profiling.cluster.link import ClusterLink, link_of
+from profiling.cluster import Link, link_of, operations
 from profiling.cluster.registry import describe
 from profiling.conf import runtime
 from profiling.core.errors import InvalidParameterError, NotFoundError
@@ -54,7 +53,7 @@ def requested_instance(request) -> str | None:
     return name
 
 
-def _link(name: str) -> ClusterLink:
+def _link(name: str) -> Link:
     profiler = runtime()
     profiler.require_running()
     link = link_of(profiler)

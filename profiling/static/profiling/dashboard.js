@@ -305,6 +305,40 @@
     };
   }
 
+  // WSGI servers have no websockets: the page polls the samples endpoint instead, at the
+  // sampling interval (at least 1 s, so the per-endpoint rate limit is never reached),
+  // and hands each sample to the same code the feed's messages go through.
+  var lastPolled = null;
+  var POLL_MIN_SECS = 1;
+
+  function poll() {
+    var path = "samples" + (lastPolled ? "?after=" + encodeURIComponent(lastPolled) : "");
+    var next = Math.max(INTERVAL_SECS, POLL_MIN_SECS);
+    callApi("GET", path).then(function (result) {
+      if (!result.ok || !result.data) {
+        var wait = Number(result.retryAfter) || BACKOFF_SECS[Math.min(attempt, BACKOFF_SECS.length - 1)];
+        attempt += 1;
+        setConnection("closed", (result.status === 503 ? "profiling off" : "polling failed") + " · retry in " + wait + " s");
+        window.setTimeout(poll, wait * 1000);
+        return;
+      }
+      attempt = 0;
+      var data = result.data;
+      if (lastPolled === null) {
+        handle({ type: "hello", instance: data.instance, interval_secs: data.interval_secs, thresholds: data.thresholds });
+        handle({ type: "history", samples: data.samples });
+      } else {
+        data.samples.forEach(handle);
+      }
+      data.samples.forEach(function (m) { if (!lastPolled || m.timestamp > lastPolled) { lastPolled = m.timestamp; } });
+      setConnection("open", "polling");
+      window.setTimeout(poll, next * 1000);
+    }).catch(function () {
+      setConnection("closed", "polling failed · retry in " + next + " s");
+      window.setTimeout(poll, next * 1000);
+    });
+  }
+
   function handle(message) {
     switch (message.type) {
       case "hello":
@@ -635,7 +669,7 @@
   $("instance-select").addEventListener("change", function (event) { choose(event.target.value); });
   window.setInterval(checkGone, 1000);
   drawCharts([]);
-  connect();
+  if (FEED_PATH) { connect(); } else { poll(); }
   loadBottlenecks();
   loadAllocations();
   // Bottlenecks are cheap to ask for; allocations start a bounded tracing window, so less often.
