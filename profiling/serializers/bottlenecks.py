@@ -28,10 +28,13 @@ class HotspotSerializer(serializers.Serializer):
     function_name = serializers.CharField(help_text="module.qualname")
     file_location = serializers.CharField(help_text="Relative to its sys.path entry or the project.")
     line_number = serializers.IntegerField(help_text="The function's definition line.")
-    cpu_time_percent = serializers.FloatField(help_text="Share of on-CPU time attributed to it.")
+    cpu_time_percent = serializers.FloatField(
+        help_text="Share of on-CPU samples attributed to it (samples that found its thread running)."
+    )
     wall_time_percent = serializers.FloatField(help_text="Share of busy time (on or off CPU, idle excluded).")
     call_count = serializers.IntegerField(
-        help_text="Exact with PROFILING_FULL, else distinct calls the sampler saw (a lower bound)."
+        help_text="Exact with PROFILING_FULL on Python 3.12+, else distinct calls the sampler saw, "
+        "one per frame (a lower bound)."
     )
     average_duration_us = serializers.FloatField(allow_null=True)
     impact_score = serializers.FloatField(help_text="0..1: (cpu share + wall share) / 2.")
@@ -44,11 +47,30 @@ class BottlenecksSerializer(serializers.Serializer):
     analysis_duration_ms = serializers.FloatField()
     window_secs = serializers.FloatField(help_text="Seconds the samples actually span (bucket-aligned).")
     scope = serializers.ChoiceField(choices=["app", "all"])
-    sample_hz = serializers.FloatField()
+    sample_hz = serializers.FloatField(help_text="The configured sampling rate (PROFILING_SAMPLE_HZ).")
+    achieved_sample_hz = serializers.FloatField(
+        allow_null=True,
+        help_text="Ticks the sampler really took per second over the window (it waits for the GIL "
+        "on a busy process); null before the first tick.",
+    )
     hotspots = HotspotSerializer(many=True)
-    total_samples = serializers.IntegerField(help_text="Thread samples in the window, busy and idle.")
-    busy_samples = serializers.IntegerField()
-    idle_samples = serializers.IntegerField()
+    total_samples = serializers.IntegerField(
+        help_text="Thread samples in the window: busy + idle + unmeasured + discarded."
+    )
+    busy_samples = serializers.IntegerField(
+        help_text="Samples of a thread doing work, on the CPU or off it (I/O, locks); each stands for one tick."
+    )
+    idle_samples = serializers.IntegerField(
+        help_text="Samples of a thread in a standard wait (event loop polling, idle pool, sleep): never hotspots."
+    )
+    unmeasured_samples = serializers.IntegerField(
+        help_text="Samples whose thread's CPU clock could not be read (the thread ended meanwhile, or no "
+        "per-thread clocks on this platform): neither busy nor idle."
+    )
+    discarded_samples = serializers.IntegerField(
+        help_text="Samples that stand for no time: the sampler's first tick (baselines only) and ticks "
+        "whose clock did not advance."
+    )
     cpu_bound_percent = serializers.FloatField(allow_null=True)
     io_bound_percent = serializers.FloatField(allow_null=True)
     memory_bound_percent = serializers.FloatField(

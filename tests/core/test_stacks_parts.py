@@ -87,6 +87,16 @@ def test_code_labeler_location_is_relative_to_the_longest_search_path_entry(tmp_
 # -- idle callees ----------------------------------------------------------------------------
 
 
+def test_callee_reader_names_the_callee_at_precall_too():
+    """A specialized built-in call (CPython 3.11) runs inside PRECALL: its offset names the callee too."""
+    import dis
+
+    precall = next(ins.offset for ins in dis.get_instructions(sleepy) if ins.opname == "PRECALL")
+    reader = CalleeReader()
+    assert reader.callee(sleepy.__code__, precall) == "sleep"
+    assert reader.is_idle_call(sleepy.__code__, precall)
+
+
 def test_callee_reader_names_what_the_frame_is_calling():
     reader = CalleeReader()
     assert reader.callee(sleepy.__code__, call_offset(sleepy, "sleep")) == "sleep"

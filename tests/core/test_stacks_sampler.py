@@ -42,25 +42,138 @@ def report(driver: Driver, scope: str = "app", limit: int = 10) -> dict:
 
 
 def two_busy_threads() -> Driver:
+    """Thread 1 runs at all four samples after the baseline, thread 2 at the first only."""
     driver = Driver()
     driver.frames = {
         1: stack_of(threading.Thread.run, handler, json.encoder.JSONEncoder.encode),
         2: stack_of(threading.Thread.run, render),
     }
     driver.cpu.update({1: 0.0, 2: 0.0})
-    driver.sample(10.0)  # first sight: baselines only
+    driver.sample(10.0)  # the sampler's first tick: baselines only
     driver.cpu.update({1: 0.1, 2: 0.025})
     driver.sample(10.1)
+    for step in (2, 3, 4):  # thread 2's clock no longer moves: off the CPU
+        driver.cpu[1] = 0.1 * step
+        driver.sample(10.0 + 0.1 * step)
     return driver
 
 
-def test_stack_sampler_first_sight_takes_only_a_baseline():
+def test_stack_sampler_first_tick_takes_only_baselines_and_counts_them_discarded():
     driver = Driver()
-    driver.frames = {1: stack_of(threading.Thread.run, render)}
-    driver.cpu[1] = 5.0
+    driver.frames = {1: stack_of(threading.Thread.run, render), 2: stack_of(threading.Thread.run, handler)}
+    driver.cpu.update({1: 5.0, 2: 1.0})
     driver.sample(1.0)
     totals = driver.totals()
-    assert totals.busy_samples == 0 and totals.idle_samples == 0 and totals.ticks == 1
+    assert (totals.busy_samples, totals.idle_samples, totals.unmeasured_samples) == (0, 0, 0)
+    assert (totals.discarded_samples, totals.ticks) == (2, 1)
+
+
+def test_stack_sampler_tick_that_stands_for_no_time_is_discarded():
+    driver = Driver()
+    driver.frames = {1: stack_of(threading.Thread.run, render)}
+    driver.cpu[1] = 0.0
+    driver.sample(1.0)
+    driver.cpu[1] = 0.05
+    driver.sample(1.0)  # the clock did not advance
+    driver.cpu[1] = 0.1
+    driver.sample(1.1)
+    totals = driver.totals()
+    assert (totals.busy_samples, totals.discarded_samples) == (1, 2)
+    assert totals.cpu_secs == pytest.approx(0.1)
+
+
+def test_stack_sampler_thread_seen_once_with_20_ms_of_cpu_is_counted():
+    """A request thread that lives between two ticks is sampled once: that sample counts."""
+    driver = Driver()
+    driver.frames = {1: stack_of(threading.Thread.run, queue.Queue.get, threading.Condition.wait)}
+    driver.cpu[1] = 0.0
+    driver.sample(1.0)
+    driver.frames[2] = stack_of(threading.Thread.run, handler, json.encoder.JSONEncoder.encode)
+    driver.cpu[2] = 0.02  # its CPU clock since it started
+    driver.sample(1.1)
+    del driver.frames[2]  # ended before the next tick
+    driver.sample(1.2)
+    body = report(driver)
+    assert [h["function_name"] for h in body["hotspots"]] == [f"{__name__}.handler"]
+    spot = body["hotspots"][0]
+    assert (spot["samples"], spot["call_count"], spot["cpu_time_percent"]) == (1, 1, 100.0)
+    totals = driver.totals()
+    # the sample stands for the tick's interval, on the CPU
+    assert (totals.cpu_secs, totals.wall_secs) == (pytest.approx(0.1), pytest.approx(0.1))
+    assert (body["busy_samples"], body["idle_samples"], body["discarded_samples"]) == (1, 2, 1)
+
+
+def test_stack_sampler_new_thread_on_a_reused_ident_counts_its_own_clock():
+    driver = Driver()
+    driver.frames = {1: stack_of(threading.Thread.run, render)}
+    driver.threads = {1: SimpleNamespace(name="request-1")}
+    driver.cpu[1] = 0.0
+    driver.sample(1.0)
+    driver.cpu[1] = 5.0
+    driver.sample(1.1)
+    # the thread ended and a new one got its ident: its clock starts again from zero
+    driver.frames = {1: stack_of(threading.Thread.run, handler)}
+    driver.threads = {1: SimpleNamespace(name="request-2")}
+    driver.cpu[1] = 0.003
+    driver.sample(1.2)
+    names = {h["function_name"]: h["cpu_time_percent"] for h in report(driver)["hotspots"]}
+    assert names == {f"{__name__}.render": 50.0, f"{__name__}.handler": 50.0}
+
+
+def test_stack_sampler_gives_a_sleeper_after_cpu_heavy_code_none_of_its_cpu():
+    """The CPU of the interval before a sample belongs to the code that ran then, not to a sleeper."""
+    driver = Driver()
+    driver.frames = {1: stack_of(threading.Thread.run, handler)}
+    driver.cpu[1] = 0.0
+    driver.sample(1.0)
+    driver.cpu[1] = 0.1
+    driver.sample(1.1)  # handler running
+    for step, now in enumerate((1.2, 1.3), start=1):
+        # the thread burned 90 ms in handler, then called napper, which now sleeps
+        driver.frames = {1: stack_of(threading.Thread.run, napper, lasti=call_offset(napper, "sleep"))}
+        driver.cpu[1] = 0.1 + 0.09 * step
+        driver.sample(now)
+    body = report(driver)
+    assert [h["function_name"] for h in body["hotspots"]] == [f"{__name__}.handler"]
+    assert body["hotspots"][0]["cpu_time_percent"] == 100.0
+    assert (body["busy_samples"], body["idle_samples"]) == (1, 2)
+    assert body["recommendations"] == [
+        f"Critical: Optimize {__name__}.handler (100.0% CPU time, impact score: 1.00)"
+    ]
+
+
+def reader(sock):
+    return sock.recv(1)
+
+
+def test_stack_sampler_blocking_call_after_cpu_heavy_code_is_busy_off_the_cpu():
+    driver = Driver()
+    driver.frames = {1: stack_of(threading.Thread.run, handler)}
+    driver.cpu[1] = 0.0
+    driver.sample(1.0)
+    driver.cpu[1] = 0.1
+    driver.sample(1.1)
+    driver.frames = {1: stack_of(threading.Thread.run, reader, lasti=call_offset(reader, "recv"))}
+    driver.cpu[1] = 0.18  # 80 ms of CPU before the thread started waiting for its socket
+    driver.sample(1.2)
+    body = report(driver)
+    spots = {h["function_name"]: (h["cpu_time_percent"], h["wall_time_percent"]) for h in body["hotspots"]}
+    assert spots == {f"{__name__}.handler": (100.0, 50.0), f"{__name__}.reader": (0.0, 50.0)}
+    assert (body["cpu_bound_percent"], body["io_bound_percent"]) == (50.0, 50.0)
+
+
+def test_stack_sampler_specialized_builtin_call_is_still_a_wait():
+    """Once CPython 3.11 specializes a call of a built-in, the frame's offset is PRECALL's."""
+    import dis
+
+    precall = next(ins.offset for ins in dis.get_instructions(napper) if ins.opname == "PRECALL")
+    driver = Driver()
+    driver.frames = {1: stack_of(threading.Thread.run, napper, lasti=precall)}
+    driver.cpu[1] = 0.0
+    driver.sample(1.0)
+    driver.cpu[1] = 0.05
+    driver.sample(1.1)
+    assert (driver.totals().idle_samples, driver.totals().busy_samples) == (1, 0)
 
 
 def test_stack_sampler_attributes_to_innermost_app_frame_with_exact_shares():
@@ -76,7 +189,7 @@ def test_stack_sampler_attributes_to_innermost_app_frame_with_exact_shares():
         50.0,
         0.35,
     )
-    assert body["total_samples"] == 2 and body["busy_samples"] == 2
+    assert (body["total_samples"], body["busy_samples"], body["discarded_samples"]) == (10, 8, 2)
     assert (body["cpu_bound_percent"], body["io_bound_percent"], body["memory_bound_percent"]) == (
         62.5,
         37.5,
@@ -104,10 +217,10 @@ def test_stack_sampler_limit_keeps_the_top_hotspots():
 def test_stack_sampler_gc_time_is_memory_bound():
     driver = two_busy_threads()
     driver.gc.pending = 0.02
-    driver.cpu.update({1: 0.2, 2: 0.05})
-    driver.sample(10.2)
-    # busy 0.4 thread-seconds, on the CPU 0.25 of which 0.02 in garbage collection
-    assert bound_split(driver.totals()) == (57.5, 37.5, 5.0)
+    driver.cpu[1] = 0.5
+    driver.sample(10.5)
+    # busy 1.0 thread-seconds, on the CPU 0.6 of which 0.02 in garbage collection
+    assert bound_split(driver.totals()) == (58.0, 40.0, 2.0)
 
 
 def test_stack_sampler_never_samples_profiler_threads_or_itself():
@@ -138,7 +251,7 @@ def test_stack_sampler_idle_waits_are_not_busy():
     driver.sample(1.1)
     body = report(driver)
     assert [h["function_name"] for h in body["hotspots"]] == [f"{__name__}.render"]
-    assert (body["busy_samples"], body["idle_samples"], body["total_samples"]) == (1, 2, 3)
+    assert (body["busy_samples"], body["idle_samples"], body["total_samples"]) == (1, 2, 6)
     assert body["cpu_bound_percent"] == 100.0
 
 
@@ -170,6 +283,66 @@ def test_stack_sampler_counts_distinct_calls_it_observed():
     assert spot["call_count"] == 2
     assert spot["samples"] == 4
     assert spot["average_duration_us"] == pytest.approx(200_000.0)
+
+
+def helper(n):
+    return n + 1
+
+
+def looper(n):
+    return [helper(i) for i in range(n)]
+
+
+def test_stack_sampler_counts_a_call_once_however_often_its_leaf_alternates():
+    """One long call of `looper` whose samples land in it and in its helper, by turns."""
+    driver = Driver()
+    outer = stack_of(threading.Thread.run, looper)
+    helpers = []  # kept alive: each helper call is a distinct frame
+    driver.frames = {1: outer}
+    driver.cpu[1] = 0.0
+    driver.sample(1.0)
+    for step in range(1, 9):
+        if step % 2:
+            helpers.append(FakeFrame(helper.__code__, __name__, outer))
+            driver.frames = {1: helpers[-1]}
+        else:
+            driver.frames = {1: outer}
+        driver.cpu[1] = 0.1 * step
+        driver.sample(1.0 + 0.1 * step)
+    spots = {h["function_name"]: h for h in report(driver)["hotspots"]}
+    assert spots[f"{__name__}.looper"]["call_count"] == 1
+    assert spots[f"{__name__}.looper"]["samples"] == 4
+    assert spots[f"{__name__}.looper"]["average_duration_us"] == pytest.approx(400_000.0)
+    assert spots[f"{__name__}.helper"]["call_count"] == 4
+    leaves = {h["function_name"]: h["call_count"] for h in report(driver, scope="all")["hotspots"]}
+    assert leaves == {f"{__name__}.looper": 1, f"{__name__}.helper": 4}
+
+
+def test_stack_sampler_achieved_rate_is_ticks_over_the_window():
+    driver = Driver(sample_hz=10.0)
+    driver.frames = {1: stack_of(threading.Thread.run, render)}
+    driver.cpu[1] = 0.0
+    for k in range(6):  # a sampler that managed 5 ticks a second over 1.2 s
+        driver.cpu[1] = 0.2 * k
+        driver.sample(10.0 + 0.2 * k)
+    driver.now = 11.2
+    body = report(driver)
+    assert (body["sample_hz"], body["achieved_sample_hz"]) == (10.0, 5.0)
+
+
+def test_stack_sampler_unmeasured_samples_are_reported_and_not_called_idle():
+    driver = Driver()
+    driver.frames = {1: stack_of(threading.Thread.run, render), 2: stack_of(threading.Thread.run, handler)}
+    driver.sample(1.0)
+    driver.sample(1.1)
+    driver.sample(1.2)
+    body = report(driver)
+    assert (body["busy_samples"], body["idle_samples"]) == (0, 0)
+    assert (body["unmeasured_samples"], body["discarded_samples"], body["total_samples"]) == (4, 2, 6)
+    assert body["cpu_bound_percent"] is None
+    assert "every sampled thread was idle" not in body["note"]
+    assert "4 thread samples could not be measured" in body["note"]
+    assert "no thread sample could be measured" in body["note"]
 
 
 def test_stack_sampler_forgets_threads_that_ended():

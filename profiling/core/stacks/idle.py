@@ -56,6 +56,42 @@ IDLE_CALLEES = frozenset(
     }
 )
 
+# Built-ins that, called from the innermost frame, leave the thread off the CPU (waiting
+# for the network, a pipe, a lock or a child) while its request is still busy. The
+# waits above are among them.
+BLOCKING_CALLEES = IDLE_CALLEES | frozenset(
+    {
+        "recv",
+        "recv_into",
+        "recvfrom",
+        "recvfrom_into",
+        "recvmsg",
+        "send",
+        "sendall",
+        "sendto",
+        "sendmsg",
+        "connect",
+        "connect_ex",
+        "read",
+        "readinto",
+        "readline",
+        "getaddrinfo",
+        "gethostbyname",
+        "gethostbyname_ex",
+        "getnameinfo",
+        "acquire",
+        "acquire_lock",
+        "waitpid",
+        "wait3",
+        "wait4",
+        "waitid",
+        "lockf",
+        "flock",
+        "fsync",
+        "fdatasync",
+    }
+)
+
 MAX_CACHED = 20_000
 
 
@@ -91,7 +127,7 @@ class CalleeReader:
 
 
 def _call_targets(code: CodeType) -> dict[int, str]:
-    """Map each CALL instruction's offset to the name loaded as its callee.
+    """Map each CALL (and PRECALL) instruction's offset to the name loaded as its callee.
 
     The callee is the last name-loading instruction before the CALL whose source
     span starts where the call expression starts and ends before it does
@@ -107,7 +143,10 @@ def _call_targets(code: CodeType) -> dict[int, str]:
         if ins.opname.startswith("LOAD_") and isinstance(ins.argval, str):
             loads.append(ins)
             continue
-        if not ins.opname.startswith("CALL") or ins.positions is None:
+        # A built-in's call runs inside PRECALL once the interpreter has specialized it
+        # (CPython 3.11: PRECALL_NO_KW_BUILTIN_O...), so a frame waiting in `time.sleep`
+        # shows PRECALL's offset: both instructions name the callee.
+        if not ins.opname.startswith(("CALL", "PRECALL")) or ins.positions is None:
             continue
         pos = ins.positions
         best: dis.Instruction | None = None

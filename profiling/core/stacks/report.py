@@ -109,10 +109,7 @@ def bottlenecks_report(
     notes = []
     if exact_note or exact is None:
         notes.append(exact_note or SAMPLED_CALLS_NOTE)
-    if split is None:
-        notes.append("No busy samples in this window: every sampled thread was idle.")
-    if not cpu_clock_available:
-        notes.append("Per-thread CPU clocks are unavailable on this platform: cpu_time_percent is 0.")
+    notes.extend(sample_notes(totals, busy=split is not None, cpu_clock_available=cpu_clock_available))
     cpu_pct, io_pct, memory_pct = split if split is not None else (None, None, None)
     return {
         "timestamp": iso_utc(timestamp),
@@ -120,10 +117,15 @@ def bottlenecks_report(
         "window_secs": round(totals.span_secs, 3),
         "scope": scope,
         "sample_hz": sample_hz,
+        "achieved_sample_hz": round(totals.ticks / totals.span_secs, 2) if totals.span_secs > 0 else None,
         "hotspots": hotspots,
-        "total_samples": totals.busy_samples + totals.idle_samples + totals.unmeasured_samples,
+        "total_samples": (
+            totals.busy_samples + totals.idle_samples + totals.unmeasured_samples + totals.discarded_samples
+        ),
         "busy_samples": totals.busy_samples,
         "idle_samples": totals.idle_samples,
+        "unmeasured_samples": totals.unmeasured_samples,
+        "discarded_samples": totals.discarded_samples,
         "cpu_bound_percent": cpu_pct,
         "io_bound_percent": io_pct,
         "memory_bound_percent": memory_pct,
@@ -132,6 +134,31 @@ def bottlenecks_report(
         "recommendations": recommendations(hotspots, split),
         "note": " ".join(notes) or None,
     }
+
+
+def sample_notes(totals: Totals, *, busy: bool, cpu_clock_available: bool) -> list[str]:
+    """Sentences about the samples that were not counted as busy, when they explain the figures."""
+    notes = []
+    if not cpu_clock_available:
+        notes.append(
+            "Per-thread CPU clocks are unavailable on this platform: no sample can be measured, "
+            "every one is counted in unmeasured_samples."
+        )
+    elif totals.unmeasured_samples:
+        notes.append(
+            f"{totals.unmeasured_samples} thread samples could not be measured (the thread's CPU "
+            "clock could not be read, e.g. it ended during the sample) and are counted in "
+            "unmeasured_samples, not as busy or idle."
+        )
+    if not busy:
+        measured = totals.idle_samples
+        if measured and measured == totals.busy_samples + totals.idle_samples + totals.unmeasured_samples:
+            notes.append("No busy samples in this window: every sampled thread was idle.")
+        elif measured:
+            notes.append("No busy samples in this window: every thread that could be measured was idle.")
+        else:
+            notes.append("No busy samples in this window: no thread sample could be measured.")
+    return notes
 
 
 def recommendations(hotspots: list[dict], split: tuple[float, float, float] | None) -> list[str]:

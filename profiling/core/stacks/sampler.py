@@ -13,7 +13,7 @@ from profiling.core.frames import exclusive_pass
 from profiling.core.periodic import PeriodicWorker
 from profiling.core.stacks.exact import ExactCallCounter, all_threads_installer
 from profiling.core.stacks.gctime import GcTimer
-from profiling.core.stacks.idle import CalleeReader, is_idle_function
+from profiling.core.stacks.idle import BLOCKING_CALLEES, IDLE_CALLEES, CalleeReader, is_idle_function
 from profiling.core.stacks.labels import CodeLabeler
 from profiling.core.stacks.store import Stack, StackStore
 from profiling.core.stacks.threadcpu import ThreadCpuClock
@@ -101,13 +101,36 @@ def _walk(state: _ThreadState, frame: FrameType) -> tuple:
     return (id(frame), leaf_code, parent_id, lasti, fresh, None, False)
 
 
+class _CountedFrames:
+    """The frames of one thread's stack whose call was counted already."""
+
+    __slots__ = ("frames",)
+
+    def __init__(self) -> None:
+        self.frames: dict[int, CodeType] = {}
+
+    def first_sight(
+        self, frame_id: int, code: CodeType, positions: dict[int, int], codes: list[CodeType]
+    ) -> bool:
+        """Whether this frame is counted now for the first time; frames no longer on the stack are forgotten."""
+        frames = self.frames
+        if frames:
+            for known in [
+                f for f, c in frames.items() if (at := positions.get(f)) is None or codes[at] is not c
+            ]:
+                del frames[known]
+        if frames.get(frame_id) is code:
+            return False
+        frames[frame_id] = code
+        return True
+
+
 class _ThreadState:
     """What the sampler remembers of one thread between two samples."""
 
     __slots__ = (
         "thread",
         "excluded",
-        "last_time",
         "last_cpu",
         "leaf_id",
         "leaf_code",
@@ -115,7 +138,9 @@ class _ThreadState:
         "lasti",
         "stack",
         "idle",
-        "attributed",
+        "blocked",
+        "counted_app",
+        "counted_leaf",
         "chain_ids",
         "chain_codes",
         "labels",
@@ -125,7 +150,6 @@ class _ThreadState:
     def __init__(self, thread: threading.Thread | None, excluded: bool):
         self.thread = thread
         self.excluded = excluded
-        self.last_time: float | None = None
         self.last_cpu: float | None = None
         # No frame object is kept between ticks: dropping the last reference to a
         # frame that has returned would run its locals' finalizers on this thread,
@@ -138,21 +162,23 @@ class _ThreadState:
         self.lasti = -1
         self.stack: Stack = ()
         self.idle = False
-        self.attributed: tuple[int, int] = (0, 0)
+        self.blocked = False
         # The last walked stack, innermost first: frame ids, their code objects,
         # their labels, and each frame id's position.
         self.chain_ids: list[int] = []
         self.chain_codes: list[CodeType] = []
         self.labels: list[int] = []
         self.positions: dict[int, int] = {}
+        self.counted_app = _CountedFrames()
+        self.counted_leaf = _CountedFrames()
 
 
 class StackSampler(PeriodicWorker):
     """Sample every thread's stack at `sample_hz` into a `StackStore`.
 
-    Each sample of a thread stands for the wall time since that thread's previous
-    sample, of which its per-thread CPU clock says how much it spent on the CPU.
-    Profiler threads (named `riptide-*`) and the sampler itself are never sampled.
+    Each sample of a thread stands for the time since the previous tick, on the CPU
+    when the thread is running at the sample (see `_observe`). Profiler threads (named
+    `riptide-*`) and the sampler itself are never sampled.
     """
 
     thread_name = "riptide-stack-sampler"
@@ -191,6 +217,7 @@ class StackSampler(PeriodicWorker):
         self._app_index: dict[Stack, int] = {}
         self._app_index_frames = 0
         self._idle_labels: dict[int, bool] = {}
+        self._last_tick: float | None = None
         # One sample stands for at most this long (after a stall of the sampler).
         self.max_gap_secs = max(1.0, 5.0 / sample_hz)
         # Exact call counts over bounded windows, only with full profiling.
@@ -208,6 +235,7 @@ class StackSampler(PeriodicWorker):
         if self.exact is not None:
             self.exact.stop()
         self._states.clear()
+        self._last_tick = None
 
     # -- sampling ----------------------------------------------------------------------
 
@@ -221,17 +249,32 @@ class StackSampler(PeriodicWorker):
 
     def sample(self, now: float) -> None:
         """Take one sample of every thread at monotonic time `now`."""
-        walks = self._walk_all(now)
+        interval = self._interval(now)
+        walks = self._walk_all(interval is not None)
         records = []
-        for state, cpu_delta, wall, walk in walks:
+        unmeasured = 0
+        for state, cpu_delta, walk in walks:
             if walk is None:
-                records.append((None, False, 0.0, wall, None, None))
+                unmeasured += 1
             else:
-                records.append(self._observe(state, walk, cpu_delta, wall))
-        self._record(now, records)
+                assert interval is not None
+                records.append(self._observe(state, walk, cpu_delta, interval))
+        discarded = len(walks) if interval is None else 0
+        self._record(now, records, unmeasured if interval is not None else 0, discarded)
 
-    def _walk_all(self, now: float) -> list[tuple]:
+    def _interval(self, now: float) -> float | None:
+        """The time this tick's samples stand for: since the last tick, capped; None if unknown."""
+        last, self._last_tick = self._last_tick, now
+        if last is None or now <= last:
+            return None  # the first tick, or a clock that did not advance: nothing to stand for
+        return min(now - last, self.max_gap_secs)
+
+    def _walk_all(self, measure: bool) -> list[tuple]:
         """Read every sampled thread's frames in one pass, as plain values.
+
+        Returns (state, CPU seconds since its last sample or since it started, walk),
+        with no walk for a thread whose CPU clock cannot be read or when `measure` is off
+        (the CPU clocks are still read: they are the next tick's baselines).
 
         Reading another thread's frames is only safe while that thread cannot run:
         on CPython 3.11 a frame it pops meanwhile can leave `f_back` pointing at
@@ -260,34 +303,37 @@ class StackSampler(PeriodicWorker):
                 if state.excluded:
                     continue
                 cpu = self._thread_cpu(ident)
-                last_time, last_cpu = state.last_time, state.last_cpu
-                state.last_time, state.last_cpu = now, cpu
-                if last_time is None:
-                    continue  # first sight: only the baseline
-                wall = now - last_time
-                if wall <= 0:
+                last_cpu, state.last_cpu = state.last_cpu, cpu
+                if cpu is None or not measure:
+                    walks.append((state, 0.0, None))
                     continue
-                if wall > self.max_gap_secs:
-                    wall = self.max_gap_secs
-                if cpu is None or last_cpu is None:
-                    walks.append((state, 0.0, wall, None))
-                    continue
-                walks.append((state, min(max(cpu - last_cpu, 0.0), wall), wall, _walk(state, frame)))
+                # A thread not seen before started since the last tick (every live thread is
+                # in every pass), and its CPU clock started at zero: all of it is new.
+                cpu_delta = cpu - last_cpu if last_cpu is not None else cpu
+                walks.append((state, max(cpu_delta, 0.0), _walk(state, frame)))
             if len(states) > len(frames):
                 for ident in [i for i in states if i not in frames]:
                     del states[ident]
             frames = frame = None  # no frame outlives the pass
             return walks
 
-    def _observe(self, state: _ThreadState, walk: tuple, cpu_delta: float, wall: float) -> tuple:
-        """One thread's sample: (stack, idle, cpu secs, wall secs, label of a new attributed call, of a new leaf call)."""
+    def _observe(self, state: _ThreadState, walk: tuple, cpu_delta: float, interval: float) -> tuple:
+        """One thread's sample: (stack, idle, cpu secs, wall secs, label of a new attributed call, of a new leaf call).
+
+        The sample stands for the whole interval, on the CPU when the thread is running
+        at the sample: its innermost frame is not in a wait or a blocking call, and its
+        CPU clock moved since the last sample. The CPU an interval used is never charged
+        to the stack seen at its end (a sleeper after CPU-heavy code would collect it);
+        each stack gets the interval in proportion to how often samples find it running,
+        which also counts a thread that lives for one sample only.
+        """
         leaf_id, leaf_code, parent_id, lasti, fresh, reuse_at, truncated = walk
-        mostly_off_cpu = cpu_delta < 0.5 * wall
         if fresh is None:  # the same call is still running: the same stack
             if lasti != state.lasti:
                 state.lasti = lasti
-                state.idle = self._is_idle(state.stack, leaf_code, lasti, mostly_off_cpu)
-            return (state.stack, state.idle, cpu_delta, wall, None, None)
+                state.idle, state.blocked = self._leaf_state(state.stack, leaf_code, lasti)
+            on_cpu = cpu_delta > 0 and not state.blocked
+            return (state.stack, state.idle, interval if on_cpu else 0.0, interval, None, None)
         chain_ids: list[int] = []
         chain_codes: list[CodeType] = []
         labels: list[int] = []
@@ -308,18 +354,28 @@ class StackSampler(PeriodicWorker):
         if len(chain_ids) > MAX_DEPTH:  # a reused outer part made it deeper than the cap
             del chain_ids[MAX_DEPTH:], chain_codes[MAX_DEPTH:]
             labels = labels[:MAX_DEPTH] + [self.labeler.truncated_id]
-        state.chain_ids, state.chain_codes, state.labels = chain_ids, chain_codes, labels
-        state.positions = {frame_id: i for i, frame_id in enumerate(chain_ids)}
         stack = self.store.intern(tuple(reversed(labels)))
         position = self._attributed_position(stack)
         # chain_* are innermost first; stack is outermost first
         index = len(stack) - 1 - position
-        attributed = (chain_ids[index], id(chain_codes[index])) if index < len(chain_ids) else (0, 0)
-        new_attributed = stack[position] if attributed != state.attributed else None
+        positions = {frame_id: i for i, frame_id in enumerate(chain_ids)}
+        # A call is counted once per frame: the first time that frame is the attributed
+        # one (or the leaf), for as long as it stays on the stack, so a function whose
+        # leaf alternates with its callees is still one call.
+        new_attributed = new_leaf = None
+        if index < len(chain_ids) and state.counted_app.first_sight(
+            chain_ids[index], chain_codes[index], positions, chain_codes
+        ):
+            new_attributed = stack[position]
+        if state.counted_leaf.first_sight(chain_ids[0], chain_codes[0], positions, chain_codes):
+            new_leaf = stack[-1]
+        state.chain_ids, state.chain_codes, state.labels = chain_ids, chain_codes, labels
+        state.positions = positions
         state.leaf_id, state.leaf_code, state.parent_id = leaf_id, leaf_code, parent_id
-        state.lasti, state.stack, state.attributed = lasti, stack, attributed
-        state.idle = self._is_idle(stack, leaf_code, lasti, mostly_off_cpu)
-        return (stack, state.idle, cpu_delta, wall, new_attributed, stack[-1])
+        state.lasti, state.stack = lasti, stack
+        state.idle, state.blocked = self._leaf_state(stack, leaf_code, lasti)
+        on_cpu = cpu_delta > 0 and not state.blocked
+        return (stack, state.idle, interval if on_cpu else 0.0, interval, new_attributed, new_leaf)
 
     def _attributed_position(self, stack: Stack) -> int:
         """Index in `stack` of its innermost application frame, else of its leaf."""
@@ -339,30 +395,33 @@ class StackSampler(PeriodicWorker):
         self._app_index_frames += len(stack)
         return position
 
-    def _is_idle(self, stack: Stack, code: CodeType, lasti: int, mostly_off_cpu: bool) -> bool:
-        """A known wait function at the leaf, or a thread mostly off the CPU in a blocking call."""
+    def _leaf_state(self, stack: Stack, code: CodeType, lasti: int) -> tuple[bool, bool]:
+        """(idle, off the CPU): a known wait function at the leaf, or the leaf calling a wait or a blocking built-in."""
         leaf = stack[-1]
         idle = self._idle_labels.get(leaf)
         if idle is None:
             idle = self._idle_labels[leaf] = is_idle_function(self.labeler.label(leaf).function_name)
-        # Reading the callee costs a disassembly per new code object: only for threads
-        # that barely ran, which are the only ones a blocking call can explain.
-        return idle or (mostly_off_cpu and self._callees.is_idle_call(code, lasti))
+        if idle:
+            return True, True
+        callee = self._callees.callee(code, lasti)
+        if callee is None:
+            return False, False
+        return callee in IDLE_CALLEES, callee in BLOCKING_CALLEES
 
-    def _record(self, now: float, records: list[tuple]) -> None:
+    def _record(self, now: float, records: list[tuple], unmeasured: int, discarded: int) -> None:
         gc_secs = self.gc_timer.take()
         store = self.store
         with store.lock:
             bucket = store.bucket_at(now)
             bucket.ticks += 1
             bucket.gc_secs += gc_secs
-            for stack, idle, cpu_delta, wall, new_attributed, new_leaf in records:
-                if stack is None:
-                    bucket.unmeasured_samples += 1
-                elif idle:
+            bucket.unmeasured_samples += unmeasured
+            bucket.discarded_samples += discarded
+            for stack, idle, cpu_secs, wall, new_attributed, new_leaf in records:
+                if idle:
                     bucket.idle_samples += 1
                 else:
-                    store.add_busy(bucket, stack, cpu_delta, wall)
+                    store.add_busy(bucket, stack, cpu_secs, wall)
                     if new_attributed is not None:
                         bucket.app_calls[new_attributed] = bucket.app_calls.get(new_attributed, 0) + 1
                     if new_leaf is not None:

@@ -44,6 +44,7 @@ class Figures:
     busy_samples: int = 0
     idle_samples: int = 0
     unmeasured_samples: int = 0
+    discarded_samples: int = 0
     cpu_secs: float = 0.0
     wall_secs: float = 0.0
     gc_secs: float = 0.0
@@ -77,6 +78,7 @@ class Totals(Figures):
         self.busy_samples += bucket.busy_samples
         self.idle_samples += bucket.idle_samples
         self.unmeasured_samples += bucket.unmeasured_samples
+        self.discarded_samples += bucket.discarded_samples
         self.cpu_secs += bucket.cpu_secs
         self.wall_secs += bucket.wall_secs
         self.gc_secs += bucket.gc_secs
