@@ -340,6 +340,7 @@ class HostServer:
                 f"--bind={bind}",
                 "--timeout=60",
                 "--graceful-timeout=5",
+                "--no-control-socket",  # not a socket in the home directory shared with other runs
             ]
         if self.kind == "uvicorn":
             return [

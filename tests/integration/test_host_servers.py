@@ -29,9 +29,9 @@ from tests.integration.hostproject import (
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
 SERVERS = {
-    "gunicorn": {"workers": 2, "redis": True},
-    "uvicorn": {"workers": 2, "redis": True},
-    "daphne": {"workers": 1, "redis": False},
+    "gunicorn": {"workers": 2, "uses_redis": True},
+    "uvicorn": {"workers": 2, "uses_redis": True},
+    "daphne": {"workers": 1, "uses_redis": False},
 }
 REQUESTS, PER_WORKER = 300, 60
 
@@ -43,7 +43,7 @@ def host(request, host_project):
     with ExitStack() as stack:
         env, redis = {}, None
         prefix = None
-        if options["redis"]:
+        if options["uses_redis"]:
             redis_url, prefix, redis = stack.enter_context(fresh_redis_db())
             env = {"REDIS_URL": redis_url, "HOST_CACHE_PREFIX": prefix}
         server, load = stack.enter_context(serving(host_project, kind, env, workers=options["workers"]))
@@ -66,7 +66,7 @@ def test_every_worker_is_listed_once_and_the_master_never(host):
     context = f"listed {listing['instances']}; master {server.pid}, workers {sorted(workers)}"
     assert len(workers) == host.workers, failure_context(server, context)
     assert sorted(pids) == sorted(workers), failure_context(server, context)
-    assert listing.get("shared") is host.redis is not None, context
+    assert listing.get("shared") is (host.redis is not None), context
     if server.kind != "daphne":
         assert server.pid not in pids, context
         assert f"profiler started in process {server.pid}" not in server.log(10**7), failure_context(
@@ -108,7 +108,7 @@ def test_host_views_admin_and_auth_are_untouched(host):
 
 
 @pytest.mark.parametrize(
-    "host", [kind for kind, options in SERVERS.items() if options["redis"]], indirect=True
+    "host", [kind for kind, options in SERVERS.items() if options["uses_redis"]], indirect=True
 )
 def test_redis_keys_live_under_the_host_cache_prefix(host):
     keys = sorted(key.decode(errors="replace") for key in host.redis.scan_iter(count=1000))
