@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from types import SimpleNamespace
+from urllib.parse import urlsplit
 
 import psutil
 import pytest
 
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, MISSING_MESSAGE
+from tests.browser.pages import PageWatch, points, wait_until
 from tests.integration.hostproject import (
     HOT_FUNCTION,
+    SUPERUSER,
+    SUPERUSER_PASSWORD,
     failure_context,
     fresh_redis_db,
     host_untouched_problems,
@@ -115,3 +120,52 @@ def test_redis_keys_live_under_the_host_cache_prefix(host):
     assert keys, "nothing in the host's Redis database"
     foreign = [key for key in keys if host.prefix not in key]
     assert not foreign, f"Redis keys outside the host's KEY_PREFIX {host.prefix!r}: {foreign[:20]}"
+
+
+@pytest.fixture
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(MISSING_MESSAGE)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000
+        )
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("host", ["gunicorn", "uvicorn"], indirect=True)
+def test_dashboard_at_profiling_draws_live_charts_polling_under_wsgi_and_by_websocket_under_asgi(
+    host, browser
+):
+    host.load.stop()  # the page, not the CPU view, on the two cores now
+    server = host.server
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page.set_default_timeout(15_000)
+    watch = PageWatch(page, server.base_url)
+    sockets: list[str] = []
+    page.on("websocket", lambda socket: sockets.append(socket.url))
+    page.goto(server.base_url + "/profiling/")
+    assert urlsplit(page.url).path == "/profiling/login/", page.url
+    page.fill("#id_username", SUPERUSER)
+    page.fill("#id_password", SUPERUSER_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(server.base_url + "/profiling/")
+    page.wait_for_selector("#connection-status[data-state=open]")
+    wait_until(lambda: points(page, "memory-chart") >= 2, "the memory chart's first points")
+    drawn = points(page, "memory-chart")
+    wait_until(lambda: points(page, "memory-chart") >= drawn + 2, "two more points in the memory chart")
+    assert page.get_attribute("#status-badge", "data-status") in {"normal", "warning", "critical"}
+    connection = page.inner_text("#connection-status")
+    if server.kind == "gunicorn":
+        assert "polling" in connection, connection
+        assert sockets == []
+    else:
+        assert "live" in connection, connection
+        assert [url for url in sockets if urlsplit(url).path == "/ws/profiling/live/"], sockets
+    watch.assert_clean()
