@@ -73,11 +73,26 @@ def test_leak_detection_names_a_planted_leak_within_three_checks(client_with_key
     flat = [p for p in report["potential_leaks"] if p["component"] == "tests.leaky_app._table"]
     assert all(p["severity"] not in ("high", "critical") for p in flat)
     assert report["analysis_duration_ms"] > 0
-    assert [e["type"] for e in events if e["type"] == "leak_report"] == ["leak_report"]
-    assert runtime.counters["leak_detections"] == 1
-    assert runtime.counters["leaks_reported"] == len(report["potential_leaks"])
+    assert report["trigger"] == "request"
+    leak_events = [e for e in events if e["type"] == "leak_report"]
+    # the baseline, the tick and the POST each left a report; the POST's is the newest
+    assert [e["trigger"] for e in leak_events] == ["background", "background", "request"]
+    assert leak_events[-1]["timestamp"] == report["timestamp"]
+    assert runtime.counters["leak_detections"] == 3
     latest = client_with_key.get(f"{API}/leak-detection")
     assert latest.status_code == 200 and latest.json() == report
+
+
+def test_leak_report_get_shows_a_background_check_newer_than_the_last_post(client_with_key, start_profiler):
+    runtime = start_profiler()
+    detector = memory_analysis(runtime).leaks
+    posted = client_with_key.post(f"{API}/leak-detection").json()
+    assert posted["trigger"] == "request"
+    detector.check()  # what the leak-check worker does at each tick
+    newest = client_with_key.get(f"{API}/leak-detection").json()
+    assert newest["trigger"] == "background"
+    assert newest["checks_analyzed"] == posted["checks_analyzed"] + 1
+    assert newest["timestamp"] >= posted["timestamp"]
 
 
 def test_leak_detection_flat_table_and_steady_churn_are_not_leaks(client_with_key, start_profiler):

@@ -82,7 +82,11 @@ class AllocationsSerializer(serializers.Serializer):
 
 
 class PotentialLeakSerializer(serializers.Serializer):
-    component = serializers.CharField(help_text="Who holds the growing memory: module.attribute.")
+    component = serializers.CharField(
+        help_text="Who holds the growing memory, by its path from a module global: module.attribute, "
+        "with .attr for an instance attribute and [i] or ['key'] for an element "
+        "(e.g. myapp.store._registry[0].entries)."
+    )
     allocation_count = serializers.IntegerField(help_text="Items in the container at the latest check.")
     total_size_bytes = serializers.IntegerField(help_text="Approximate bytes held (sampled element sizes).")
     average_size_bytes = serializers.FloatField()
@@ -97,6 +101,11 @@ class PotentialLeakSerializer(serializers.Serializer):
 class LeakReportSerializer(serializers.Serializer):
     instance = serializers.CharField(help_text="host:pid of the process that answered (see ?instance=).")
     timestamp = serializers.CharField()
+    trigger = serializers.ChoiceField(
+        choices=["request", "background"],
+        help_text="What made this report: a POST (request) or a periodic leak check (background). "
+        "GET answers the newest, whichever made it.",
+    )
     analysis_duration_ms = serializers.FloatField()
     census_duration_ms = serializers.FloatField()
     checks_analyzed = serializers.IntegerField()
@@ -105,6 +114,15 @@ class LeakReportSerializer(serializers.Serializer):
     last_check = serializers.CharField(allow_null=True)
     components_tracked = serializers.IntegerField()
     objects_tracked = serializers.IntegerField(allow_null=True)
+    objects_walked = serializers.IntegerField(
+        help_text="Objects the latest census examined walking from module globals (budgeted)."
+    )
+    walk_truncated = serializers.BooleanField(
+        help_text="The latest census walk stopped at its budget: deeper containers were not measured."
+    )
+    components_skipped = serializers.IntegerField(
+        help_text="Containers the latest census found but could not measure (len() or iteration failed)."
+    )
     rss_growth_rate_mb_per_hour = serializers.FloatField(allow_null=True)
     potential_leaks = PotentialLeakSerializer(many=True)
     growth_rate_mb_per_hour = serializers.FloatField(

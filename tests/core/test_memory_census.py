@@ -74,7 +74,7 @@ def test_approximate_size_counts_elements_and_values():
 
 def test_container_census_keeps_the_largest_components():
     module = fake_module("big.app", small=[1], large=list(range(10_000)), medium=list(range(100)))
-    census = container_census([module], max_components=2)
+    census = container_census([module], max_components=2).measures
     assert list(census) == ["big.app.large", "big.app.medium"]
     assert census["big.app.large"].count == 10_000
 
@@ -136,3 +136,19 @@ def test_code_locator_names_the_enclosing_function():
     assert locator.name(__file__, Holder.method.__code__.co_firstlineno + 1) == f"{__name__}.Holder.method"
     assert locator.name(__file__, 1) == __name__
     assert locator.name("/nowhere/x.py", 3) == "/nowhere/x.py"
+
+
+def test_type_census_names_a_class_whose_module_is_a_property_stably():
+    class HidesModule:
+        __module__ = property(lambda self: "per-instance")  # e.g. proxies that fake their module
+
+        def method(self):
+            return self
+
+    HidesModule.__qualname__ = "HidesModuleForCensus"
+    keep = [HidesModule() for _ in range(3000)]
+    first, _ = type_census(max_types=10_000)
+    second, _ = type_census(max_types=10_000)
+    name = f"{__name__}.HidesModuleForCensus"
+    assert first[name].count == second[name].count == len(keep)
+    assert not [n for n in first if " at 0x" in n]

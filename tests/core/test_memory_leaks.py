@@ -167,12 +167,13 @@ class FakeCensus:
 def test_detector_adds_a_check_per_detect_and_keeps_a_bounded_history():
     census = FakeCensus(history({"app.cache": linear(1, 12.0, 6)}))
     detector = LeakDetector(census, interval_secs=STEP, max_history=4, wall_clock=lambda: T0)
-    detector.check()
-    detector.check()
     assert detector.latest() is None
+    detector.check()
+    detector.check()
     report = detector.detect()
     assert report["checks_analyzed"] == 3
     assert report["highest_risk_component"] == "app.cache"
+    assert report["trigger"] == "request"
     assert detector.latest() is report
     detector.check()
     detector.check()
@@ -203,3 +204,41 @@ def test_detector_concurrent_request_waits_and_shares_the_report():
     assert results[0] is results[1]
     assert census.calls == 1
     assert len(published) == 1
+
+
+def test_detector_latest_report_is_the_newest_whichever_made_it():
+    census = FakeCensus(history({"app.cache": linear(1, 12.0, 5)}))
+    published = []
+    detector = LeakDetector(census, interval_secs=STEP, wall_clock=lambda: T0, on_report=published.append)
+    detector.check()
+    assert detector.latest()["trigger"] == "background"
+    assert detector.latest()["checks_analyzed"] == 1
+    requested = detector.detect()
+    assert detector.latest() is requested and requested["checks_analyzed"] == 2
+    detector.check()  # a background check after the request: its report is the newest
+    detector.check()
+    newest = detector.latest()
+    assert (newest["trigger"], newest["checks_analyzed"]) == ("background", 4)
+    assert newest["highest_risk_component"] == "app.cache"
+    assert [r["checks_analyzed"] for r in published] == [1, 2, 3, 4]
+
+
+def test_report_counts_what_the_census_could_not_see():
+    censuses = history({"app.cache": [MIB] * 3})
+    last = censuses[-1]
+    censuses[-1] = Census(
+        timestamp=last.timestamp,
+        monotonic=last.monotonic,
+        components=last.components,
+        objects_walked=20_000,
+        walk_truncated=True,
+        components_skipped=2,
+    )
+    report = analyse(censuses, interval_secs=STEP, now=T0)
+    assert (report["objects_walked"], report["walk_truncated"], report["components_skipped"]) == (
+        20_000,
+        True,
+        2,
+    )
+    assert any("stopped at its budget (20000 objects" in r for r in report["recommendations"])
+    assert any("2 container(s) could not be measured" in r for r in report["recommendations"])

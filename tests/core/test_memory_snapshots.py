@@ -176,6 +176,18 @@ def test_compare_snapshots_lists_what_grew_by_component_and_type():
     assert [(r["type"], r["count_delta"]) for r in result["types"]] == [("builtins.dict", 3)]
 
 
+def test_compare_snapshots_keys_types_without_memory_addresses():
+    # names written by a census that put a `__module__` property's repr into the name
+    before = payload(
+        "snapshot_1", 1.0, types=[{"type": "<property object at 0x7f01>.Proxy", "count": 2, "size_bytes": 20}]
+    )
+    after = payload(
+        "snapshot_2", 2.0, types=[{"type": "<property object at 0x7fab>.Proxy", "count": 5, "size_bytes": 50}]
+    )
+    (row,) = compare_snapshots(before, after)["types"]
+    assert (row["type"], row["count_before"], row["count_after"]) == ("<property object>.Proxy", 2, 5)
+
+
 def test_store_write_failure_is_a_profiling_error_and_leaves_no_file(tmp_path, monkeypatch):
     store = SnapshotStore(tmp_path, 5, wall_clock=lambda: 1_800_000_000.0)
     store.prepare()

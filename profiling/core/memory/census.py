@@ -1,11 +1,13 @@
 """A cheap census of memory: containers held by application code, and objects by type.
 
-No tracing: a census walks the globals and class attributes of application modules
-(one level into module-level instances of application classes) and measures each
-container it finds there: its length and an approximate size (its own size plus its
-length times the mean size of a few sampled elements). The type census counts every
-object the garbage collector tracks (`gc.get_objects()`, ~44 ms at 1e6 objects) and
-estimates sizes by type from an evenly strided sample of at most TYPE_SAMPLE objects.
+No tracing: a census walks from the globals and class attributes of application modules,
+through instances of application classes and the first elements of containers, within a
+budget (walk.py), and measures each container it finds: its length and an approximate
+size (its own size plus its length times the mean size of a few sampled elements). It
+also notes whether the oldest or newest item of the previous check is still held (an
+LRU that evicts, or a list cleared and refilled, gives its items back). The type census
+counts every object the garbage collector tracks (`gc.get_objects()`) and estimates sizes
+by type from an evenly strided sample of at most TYPE_SAMPLE objects.
 """
 
 from __future__ import annotations
@@ -15,20 +17,24 @@ import itertools
 import logging
 import sys
 import time
+import types
+import weakref
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from profiling.core.memory.naming import application_modules
+from profiling.core.memory.walk import MAX_VISITS, walk_containers
 
 logger = logging.getLogger(__name__)
 
-CONTAINER_TYPES = (dict, list, set, frozenset, deque, bytearray)
 ELEMENTS_SAMPLED = 16
 CHILDREN_SAMPLED = 8
 TYPE_SAMPLE = 20_000
 MAX_COMPONENTS = 500
 MAX_TYPES = 100
+# An end item without weak references is held (until the next check) only when this small.
+HELD_ITEM_MAX_BYTES = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +43,9 @@ class Measure:
 
     count: int
     size_bytes: int
+    # The previous check's oldest or newest item is still held: True; both gone: False
+    # (the items were given back); None when it cannot be told (first check, a set, empty).
+    retained: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,9 @@ class Census:
     objects_total: int | None = None
     rss_bytes: int | None = None
     duration_ms: float = 0.0
+    objects_walked: int = 0
+    walk_truncated: bool = False
+    components_skipped: int = 0  # containers found whose len() or size failed
 
 
 def _sample(container, k: int) -> list:
@@ -110,73 +122,112 @@ def approximate_size(container) -> int:
     return int(base + per * len(container))
 
 
-def _is_dunder(name: str) -> bool:
-    return name.startswith("__") and name.endswith("__")
+def held_containers(modules: Iterable) -> list[tuple[str, object]]:
+    """(path, container) for the containers the walk from the modules' globals finds; each once."""
+    return walk_containers(modules).containers
 
 
-def _module_containers(
-    module, app_names: set[str], found: Callable[[object], bool]
-) -> list[tuple[str, object]]:
-    prefix = module.__name__
-    held = []
-    for name, value in list(vars(module).items()):
-        if _is_dunder(name) or isinstance(value, type(sys)):
-            continue
-        if found(value):
-            held.append((f"{prefix}.{name}", value))
-        elif isinstance(value, type):
-            if value.__module__ == prefix:
-                for attr, attr_value in list(vars(value).items()):
-                    if not _is_dunder(attr) and found(attr_value):
-                        held.append((f"{prefix}.{value.__qualname__}.{attr}", attr_value))
-        elif type(value).__module__ in app_names:
-            attrs = getattr(value, "__dict__", None)
-            if isinstance(attrs, dict):
-                for attr, attr_value in list(attrs.items()):
-                    if found(attr_value):
-                        held.append((f"{prefix}.{name}.{attr}", attr_value))
-    return held
+@dataclass
+class Components:
+    """The containers a census measured: the largest `max_components`, and what the walk cost."""
+
+    measures: dict[str, Measure]
+    ends: dict[str, tuple]  # path -> references to the oldest and newest items, for the next check
+    walked: int = 0
+    truncated: bool = False
+    skipped: int = 0
 
 
-def held_containers(modules: Iterable) -> Iterable[tuple[str, object]]:
-    """(name, container) for containers held by module globals, class attributes and
-    the attributes of module-level instances of application classes; each once."""
-    modules = list(modules)
-    app_names = {m.__name__ for m in modules}
-    seen: set[int] = set()
+def _reference(item):
+    """Something that tells, at the next check, whether `item` is the same object (None: cannot)."""
+    try:
+        return weakref.ref(item)
+    except TypeError:
+        pass
+    try:
+        small = sys.getsizeof(item) <= HELD_ITEM_MAX_BYTES
+    except Exception:
+        return None
+    return (item,) if small else None  # held strongly, so its address cannot be reused
 
-    def found(value) -> bool:
-        if isinstance(value, CONTAINER_TYPES) and id(value) not in seen:
-            seen.add(id(value))
-            return True
+
+def _same(reference, item) -> bool | None:
+    if reference is None:
+        return None
+    if isinstance(reference, tuple):
+        return reference[0] is item
+    return reference() is item
+
+
+def _end_items(container) -> tuple | None:
+    """(oldest, newest) items: dict keys or list/deque elements; () when empty; None for others."""
+    try:
+        if isinstance(container, dict):
+            return (next(iter(container)), next(reversed(container))) if container else ()
+        if isinstance(container, (list, deque)):
+            return (container[0], container[-1]) if container else ()
+    except (RuntimeError, IndexError, StopIteration, TypeError):
+        return None
+    return None
+
+
+def _retained(previous: tuple | None, items: tuple | None) -> bool | None:
+    if not previous or items is None:
+        return None
+    if items == ():
         return False
-
-    for module in modules:
-        try:
-            held = _module_containers(module, app_names, found)
-        except Exception:  # an odd module (lazy attributes, broken descriptors): skip it
-            logger.debug("census skipped module %s", getattr(module, "__name__", "?"), exc_info=True)
-            continue
-        yield from held
+    verdicts = [_same(previous[0], items[0]), _same(previous[1], items[1])]
+    if any(verdicts):
+        return True
+    return None if None in verdicts else False
 
 
 def container_census(
-    modules: Iterable | None = None, max_components: int = MAX_COMPONENTS
-) -> dict[str, Measure]:
+    modules: Iterable | None = None,
+    max_components: int = MAX_COMPONENTS,
+    previous_ends: dict[str, tuple] | None = None,
+    max_visits: int = MAX_VISITS,
+) -> Components:
     """Measure the containers application code holds; keep the largest `max_components`."""
-    measures = []
-    for name, container in held_containers(application_modules() if modules is None else modules):
+    walk = walk_containers(application_modules() if modules is None else modules, max_visits=max_visits)
+    previous_ends = previous_ends or {}
+    measured = []
+    skipped = 0
+    for name, container in walk.containers:
         try:
-            # interned: the same name in every census of the history is stored once
-            measures.append((sys.intern(name), Measure(len(container), approximate_size(container))))
-        except Exception:  # an exotic subclass whose len/iteration fails: skip it
-            continue
-    measures.sort(key=lambda item: item[1].size_bytes, reverse=True)
-    return dict(measures[:max_components])
+            measured.append((name, container, len(container), approximate_size(container)))
+        except Exception:  # an exotic subclass whose len or iteration fails: counted, not measured
+            skipped += 1
+    measured.sort(key=lambda item: item[3], reverse=True)
+    measures: dict[str, Measure] = {}
+    ends: dict[str, tuple] = {}
+    for name, container, count, size in measured[:max_components]:
+        name = sys.intern(name)  # the same name in every census of the history is stored once
+        items = _end_items(container)
+        measures[name] = Measure(count, size, _retained(previous_ends.get(name), items))
+        if items:
+            ends[name] = (_reference(items[0]), _reference(items[1]))
+        elif items == ():
+            ends[name] = ()
+    return Components(measures, ends, walk.visited, walk.truncated, skipped)
+
+
+def _module_of(cls: type) -> str:
+    """The module that defined `cls`, also when the class hides `__module__` behind a property."""
+    module = cls.__dict__.get("__module__", getattr(cls, "__module__", None))
+    if isinstance(module, str):
+        return module
+    for value in list(vars(cls).values()):  # a function of the class body knows its module
+        function = getattr(value, "__func__", value)
+        if isinstance(function, types.FunctionType) and isinstance(function.__module__, str):
+            return function.__module__
+    return "<unknown module>"
 
 
 def type_name(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
+    """`module.qualname`: the same for a type in every census, never an object's address."""
+    qualname = getattr(cls, "__qualname__", None)
+    return f"{_module_of(cls)}.{qualname if isinstance(qualname, str) else cls.__name__}"
 
 
 def type_census(max_types: int = MAX_TYPES, sample: int = TYPE_SAMPLE) -> tuple[dict[str, Measure], int]:
@@ -221,18 +272,23 @@ class CensusTaker:
         self._with_types = with_types
         self._clock = clock
         self._wall_clock = wall_clock
+        self._ends: dict[str, tuple] = {}  # the previous check's end items, by path
 
     def __call__(self) -> Census:
         started = time.perf_counter()
-        components = container_census(self._modules())
+        components = container_census(self._modules(), previous_ends=self._ends)
+        self._ends = components.ends
         types, total = type_census() if self._with_types else ({}, None)
         rss = self._rss() if self._rss is not None else None
         return Census(
             timestamp=self._wall_clock(),
             monotonic=self._clock(),
-            components=components,
+            components=components.measures,
             types=types,
             objects_total=total,
             rss_bytes=rss,
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            objects_walked=components.walked,
+            walk_truncated=components.truncated,
+            components_skipped=components.skipped,
         )

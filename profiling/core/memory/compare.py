@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from profiling.core.config import MIB
 
 MAX_ROWS = 50
+# Snapshots written before type names were made stable may hold an object's address in a
+# name (`<property object at 0x7f...>.Name`): the address differs in every process.
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 def _measures(data: dict, section: str, key: str) -> dict[str, tuple[int, int]]:
@@ -18,7 +23,9 @@ def _measures(data: dict, section: str, key: str) -> dict[str, tuple[int, int]]:
             continue
         name, count, size = row.get(key), row.get("count"), row.get("size_bytes")
         if isinstance(name, str) and isinstance(count, int) and isinstance(size, int):
-            found[name] = (count, size)
+            name = _ADDRESS.sub("", name)
+            held = found.get(name, (0, 0))
+            found[name] = (held[0] + count, held[1] + size)
     return found
 
 

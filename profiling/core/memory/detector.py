@@ -1,4 +1,4 @@
-"""The leak detector: a bounded census history, one analysis at a time, the latest report kept."""
+"""The leak detector: a bounded census history, one analysis at a time, the newest report kept."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ MAX_HISTORY = 96
 
 
 class LeakDetector:
-    """Keep the last `max_history` censuses; `detect()` adds one and analyses them all.
+    """Keep the last `max_history` censuses; every check adds one and analyses them all.
 
-    One census or analysis runs at a time (a lock). A request that arrives while an
-    analysis is running waits for it and returns its report instead of running another.
+    A background check (`check()`) and a request (`detect()`) both leave a report, so the
+    latest report is the newest, whichever made it (its `trigger` says which). One census
+    and analysis runs at a time (a lock). A request that arrives while an analysis is
+    running waits for it and returns its report instead of running another.
     """
 
     def __init__(
@@ -41,12 +43,26 @@ class LeakDetector:
         self._timer = timer
         self._on_report = on_report
 
+    def _check_and_analyse(self, trigger: str) -> tuple[Census, dict]:
+        """Take a census, add it and analyse the history; the caller holds the lock."""
+        started = self._timer()
+        census = self._census()
+        self._history.append(census)
+        report = analyse(list(self._history), interval_secs=self.interval_secs, now=self._wall_clock())
+        report["trigger"] = trigger
+        report["analysis_duration_ms"] = round((self._timer() - started) * 1000, 3)
+        report["census_duration_ms"] = census.duration_ms
+        self._latest = report
+        self._generation += 1
+        return census, report
+
     def check(self) -> Census:
-        """Take a census and add it to the history (the background worker's tick)."""
+        """Take a census, add it to the history and analyse (the background worker's tick)."""
         with self._lock:
-            census = self._census()
-            self._history.append(census)
-            return census
+            census, report = self._check_and_analyse("background")
+        if self._on_report is not None:
+            self._on_report(report)
+        return census
 
     def detect(self) -> dict:
         """Add a fresh census and analyse the history; share a concurrent analysis's report."""
@@ -54,20 +70,13 @@ class LeakDetector:
         with self._lock:
             if self._generation != generation and self._latest is not None:
                 return self._latest
-            started = self._timer()
-            census = self._census()
-            self._history.append(census)
-            report = analyse(list(self._history), interval_secs=self.interval_secs, now=self._wall_clock())
-            report["analysis_duration_ms"] = round((self._timer() - started) * 1000, 3)
-            report["census_duration_ms"] = census.duration_ms
-            self._latest = report
-            self._generation += 1
+            _, report = self._check_and_analyse("request")
         if self._on_report is not None:
             self._on_report(report)
         return report
 
     def latest(self) -> dict | None:
-        """The latest report, without running a new analysis."""
+        """The newest report (a request's or a background check's), without running a new analysis."""
         return self._latest
 
     def history(self) -> list[Census]:

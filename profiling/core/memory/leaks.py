@@ -1,18 +1,28 @@
 """Leak analysis over the census history: which held memory keeps growing and is never given back.
 
-A component is a potential leak when, over its checks (at least MIN_CHECKS):
-- it grew in at least half of the steps between checks and shrank in at most a quarter,
+A step between two checks is growth when the size grew beyond a tolerance of
+max(1 KiB, 0.1 % of the size) *and* the item count grew (a dict that rebuilds its table
+at a constant length is not growing), shrinkage when the size fell beyond it, and a
+release when the items were given back: the previous check's oldest and newest items are
+both gone (an LRU that evicts, a list cleared and refilled), or the count fell.
+
+Only the checks since the last release count, and only once that run has lasted at least
+as long as the longest time seen between two releases (and the stretch before the first):
+memory given back in cycles is not a leak, however late in its cycle a check lands. Within that run, a component is a
+potential leak when, over a stretch that starts with a growth step and ends at the latest
+check (the earliest such stretch that passes, so history from before the growth began
+does not hide it):
+- at least MIN_CHECKS - 1 of its steps are growth, at least half of them, at most a
+  quarter shrinkage,
 - it still grew within the last third of the steps (a cache that filled once and then
   stayed flat is not a leak),
-- its latest size is within 10 % of its largest (memory that is given back is not a leak),
-- the least-squares slope of its size over time, fitted from the check before its first
-  growth to the latest check, is positive.
-A step counts as growth (or shrinkage) beyond a tolerance of max(1 KiB, 0.1 % of the size),
-so the sampling error of the size estimate is not read as growth.
+- its latest size is within 10 % of its largest,
+- the least-squares slope of its size over time is positive.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,23 +74,74 @@ def _slope_per_hour(points: Sequence[tuple[float, float]]) -> float:
     return 0.0 if slope is None else slope * SECONDS_PER_HOUR / MIB
 
 
-def growth_of(series: Sequence[tuple[float, float, Measure]]) -> Growth | None:
-    """Fit (monotonic, unix, measure) points oldest first; None unless they show a leak."""
+def _releases(measures: Sequence[Measure], counts_exact: bool) -> list[int]:
+    """The steps (i: from check i to i + 1) where the items were given back."""
+    found = []
+    for i in range(len(measures) - 1):
+        after = measures[i + 1]
+        if after.retained is False or (counts_exact and after.count < measures[i].count):
+            found.append(i)
+    return found
+
+
+def _current_run(times: Sequence[float], releases: list[int]) -> int | None:
+    """The first check of the run since the last release, if that run lasted long enough to judge.
+
+    Long enough: at least as long as the longest time seen between two releases (an upper
+    bound of a fill cycle) and the stretch up to the first one, so a container given back
+    in cycles is never judged inside a cycle once a whole cycle was seen.
+    """
+    if not releases:
+        return 0
+    cycles = [times[b + 1] - times[a] for a, b in itertools.pairwise(releases)]
+    cycles.append(times[releases[0] + 1] - times[0])  # the stretch before the first, and its release
+    start = releases[-1] + 1
+    if len(times) - 1 - start >= MIN_CHECKS - 1 and times[-1] - times[start] >= max(cycles):
+        return start
+    return None
+
+
+def growth_of(series: Sequence[tuple[float, float, Measure]], *, counts_exact: bool = True) -> Growth | None:
+    """Fit (monotonic, unix, measure) points oldest first; None unless they show a leak.
+
+    `counts_exact`: a fall of the count is a release (a container's length); type counts
+    move with the traffic and are not.
+    """
     if len(series) < MIN_CHECKS:
         return None
-    sizes = [m.size_bytes for _, _, m in series]
-    steps = len(sizes) - 1
-    grew = [sizes[i + 1] - sizes[i] > _tolerance(sizes[i]) for i in range(steps)]
-    shrank = [sizes[i] - sizes[i + 1] > _tolerance(sizes[i]) for i in range(steps)]
-    recent = grew[-max(1, steps // 3) :]
-    if (
-        sum(grew) < math.ceil(steps / 2)
-        or sum(shrank) > steps // 4
-        or not any(recent)
-        or sizes[-1] < 0.9 * max(sizes)
-    ):
+    measures = [m for _, _, m in series]
+    run = _current_run([mono for mono, _, _ in series], _releases(measures, counts_exact))
+    if run is None:
         return None
-    start = grew.index(True)  # the check before the first growth step
+    series, measures = series[run:], measures[run:]
+    sizes = [m.size_bytes for m in measures]
+    counts = [m.count for m in measures]
+    steps = len(sizes) - 1
+    if steps < MIN_CHECKS - 1:
+        return None
+    grew = [
+        sizes[i + 1] - sizes[i] > _tolerance(sizes[i]) and counts[i + 1] > counts[i] for i in range(steps)
+    ]
+    shrank = [sizes[i] - sizes[i + 1] > _tolerance(sizes[i]) for i in range(steps)]
+    grew_after = list(itertools.accumulate(reversed(grew)))[::-1]  # growth steps from i on
+    shrank_after = list(itertools.accumulate(reversed(shrank)))[::-1]
+    largest_after = list(itertools.accumulate(reversed(sizes), max))[::-1]
+    start = None
+    for i in range(steps):
+        if not grew[i]:
+            continue
+        length = steps - i
+        recent = grew_after[steps - max(1, length // 3)]
+        if (
+            grew_after[i] >= max(MIN_CHECKS - 1, math.ceil(length / 2))
+            and shrank_after[i] <= length // 4
+            and recent
+            and sizes[-1] >= 0.9 * largest_after[i]
+        ):
+            start = i  # the check before the first growth step of the stretch
+            break
+    if start is None:
+        return None
     fitted = series[start:]
     points = [(mono, float(m.size_bytes)) for mono, _, m in fitted]
     rate = _slope_per_hour(points)
@@ -143,6 +204,9 @@ def analyse(history: Sequence[Census], *, interval_secs: float, now: float) -> d
         "last_check": iso_utc(history[-1].timestamp) if checks else None,
         "components_tracked": len(history[-1].components) if checks else 0,
         "objects_tracked": history[-1].objects_total if checks else None,
+        "objects_walked": history[-1].objects_walked if checks else 0,
+        "walk_truncated": history[-1].walk_truncated if checks else False,
+        "components_skipped": history[-1].components_skipped if checks else 0,
         "rss_growth_rate_mb_per_hour": _rss_rate(history),
         "potential_leaks": [],
         "growth_rate_mb_per_hour": None,
@@ -183,7 +247,7 @@ def analyse(history: Sequence[Census], *, interval_secs: float, now: float) -> d
         if name.startswith("profiling."):
             continue
         series = _series(history, name, "types")
-        growth = growth_of(series)
+        growth = growth_of(series, counts_exact=False)
         if growth is not None and growth.latest.size_bytes - series[0][2].size_bytes >= MIN_TYPE_GROWTH_BYTES:
             type_growth.append((name, growth))
     type_growth.sort(key=lambda item: item[1].rate_mb_per_hour, reverse=True)
@@ -194,8 +258,24 @@ def analyse(history: Sequence[Census], *, interval_secs: float, now: float) -> d
             f"{growth.rate_mb_per_hour:.2f} MB/hour"
         )
     report["suspicious_patterns"] = patterns
-    report["recommendations"] = _recommendations(entries, report, checks, span)
+    report["recommendations"] = _recommendations(entries, report, checks, span) + _census_limits(latest)
     return report
+
+
+def _census_limits(census: Census) -> list[str]:
+    """Say what the latest census could not see."""
+    limits = []
+    if census.walk_truncated:
+        limits.append(
+            f"The census walk stopped at its budget ({census.objects_walked} objects examined): "
+            "containers held deeper or further along were not measured in this check."
+        )
+    if census.components_skipped:
+        limits.append(
+            f"{census.components_skipped} container(s) could not be measured (their len() or iteration "
+            "failed) and are left out of this check."
+        )
+    return limits
 
 
 def _recommendations(entries: list[dict], report: dict, checks: int, span: float) -> list[str]:
