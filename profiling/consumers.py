@@ -44,7 +44,10 @@ def origin_allowed(origin: str) -> bool:
         return False
     if ":" in host:  # IPv6 literal: ALLOWED_HOSTS spells it in brackets
         host = f"[{host}]"
-    return validate_host(host, settings.ALLOWED_HOSTS)
+    allowed = list(settings.ALLOWED_HOSTS)
+    if not allowed and settings.DEBUG:  # as Django itself does for requests
+        allowed = [".localhost", "127.0.0.1", "[::1]"]
+    return validate_host(host, allowed)
 
 
 def key_from_scope(scope) -> str | None:

@@ -107,3 +107,70 @@ def exposition(runtime: ProfilingRuntime, accept_header: str) -> tuple[bytes, st
     """Render the metrics in the format the scraper asked for."""
     encoder, content_type = choose_encoder(accept_header)
     return encoder(registry_for(runtime)), content_type
+
+
+class InstancesCollector:
+    """Every live instance's latest published sample, one series per instance (`instance` label).
+
+    The label's values are bounded by the live instances the registry lists. Memory figures
+    come from the samples' MiB values (rounded to the KiB).
+    """
+
+    def __init__(self, records: list[dict]):
+        self.records = records
+
+    def collect(self):
+        families = {
+            "rss": GaugeMetricFamily("riptide_memory_rss_bytes", "Resident set size.", labels=["instance"]),
+            "heap": GaugeMetricFamily(
+                "riptide_memory_heap_bytes", "Anonymous resident memory (RssAnon).", labels=["instance"]
+            ),
+            "virtual": GaugeMetricFamily(
+                "riptide_memory_virtual_bytes", "Virtual memory size.", labels=["instance"]
+            ),
+            "growth": GaugeMetricFamily(
+                "riptide_memory_growth_rate_bytes_per_second",
+                "Least-squares slope of RSS over the recent samples.",
+                labels=["instance"],
+            ),
+            "cpu": GaugeMetricFamily(
+                "riptide_cpu_usage_percent", "System CPU use over the last interval.", labels=["instance"]
+            ),
+            "process": GaugeMetricFamily(
+                "riptide_process_cpu_percent",
+                "The instance's CPU over the last interval (100 = one core).",
+                labels=["instance"],
+            ),
+            "status": GaugeMetricFamily(
+                "riptide_memory_threshold_status",
+                "1 for the current threshold status, 0 for the others.",
+                labels=["instance", "status"],
+            ),
+        }
+        for record in self.records:
+            sample = record.get("sample") or {}
+            memory, cpu = sample.get("memory") or {}, sample.get("cpu") or {}
+            name = [record["instance"]]
+            for key, field in (("rss", "rss_mb"), ("heap", "heap_mb"), ("virtual", "virtual_mb")):
+                if memory.get(field) is not None:
+                    families[key].add_metric(name, memory[field] * MIB)
+            if memory.get("growth_rate_mb_per_sec") is not None:
+                families["growth"].add_metric(name, memory["growth_rate_mb_per_sec"] * MIB)
+            if cpu.get("cpu_usage_percent") is not None:
+                families["cpu"].add_metric(name, cpu["cpu_usage_percent"])
+            if (cpu.get("process") or {}).get("cpu_percent") is not None:
+                families["process"].add_metric(name, cpu["process"]["cpu_percent"])
+            if memory.get("threshold_status"):
+                for status in ("normal", "warning", "critical"):
+                    families["status"].add_metric(
+                        name + [status], 1.0 if memory["threshold_status"] == status else 0.0
+                    )
+        yield from families.values()
+
+
+def instances_exposition(records: list[dict], accept_header: str) -> tuple[bytes, str]:
+    """Every instance's series, labelled by instance, in the format the scraper asked for."""
+    encoder, content_type = choose_encoder(accept_header)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(InstancesCollector(records))
+    return encoder(registry), content_type

@@ -23,6 +23,7 @@ GRAFANA = ROOT / "deploy" / "grafana" / "riptide-dashboard.json"
 NGINX = ROOT / "deploy" / "nginx" / "riptide.conf"
 DEPLOYMENT_DOC = ROOT / "docs" / "deployment.md"
 SETTINGS = ROOT / "riptide_dashboard" / "settings.py"
+APP_SETTINGS = ROOT / "profiling" / "settings.py"
 
 # Series Prometheus makes itself for every target, not exported by the server.
 SCRAPE_SERIES = {"up"}
@@ -323,5 +324,6 @@ def test_deployment_doc_names_only_variables_the_settings_read():
         re.findall(r"\b(?:DJANGO|PROFILING|ENABLE|REDIS|DATABASE)_[A-Z0-9_]+\b", DEPLOYMENT_DOC.read_text())
     )
     read = set(re.findall(r'env\.\w+\(\s*"([A-Z0-9_]+)"', SETTINGS.read_text()))
+    read |= set(re.findall(r'Setting\(\s*"([A-Z0-9_]+)"', APP_SETTINGS.read_text()))
     assert {"DATABASE_URL", "REDIS_URL", "DJANGO_SECRET_KEY", "DJANGO_HTTPS"} <= variables
     assert variables <= read, sorted(variables - read)

@@ -374,3 +374,14 @@ async def test_live_feed_fans_out_in_chunks_keeping_order(profiler, monkeypatch)
         assert [json.loads(t)["n"] for t in texts] == [1, 2]
     assert subscribers[-1].queue.empty()
     feed.close()
+
+
+def test_origin_with_empty_allowed_hosts_is_local_only_under_debug(settings):
+    from profiling.consumers import origin_allowed
+
+    settings.ALLOWED_HOSTS = []
+    settings.DEBUG = True
+    assert origin_allowed("http://localhost:8000") and origin_allowed("http://127.0.0.1:8000")
+    assert not origin_allowed("http://evil.example")
+    settings.DEBUG = False
+    assert not origin_allowed("http://localhost:8000")

@@ -71,3 +71,34 @@ def test_metrics_have_no_unbounded_labels(client_with_key, profiler):
 def test_metrics_are_throttled_like_other_endpoints(client_with_key, profiler, frozen_rate_window):
     codes = [client_with_key.get("/metrics").status_code for _ in range(3)]
     assert codes == [200, 200, 429]
+
+
+def _series(text: str, name: str) -> dict[str, float]:
+    """{label text: value} of one metric's samples."""
+    found = {}
+    for line in text.splitlines():
+        if line.startswith(name + "{"):
+            labels, value = line[len(name) :].rsplit(" ", 1)
+            found[labels] = float(value)
+    return found
+
+
+def test_metrics_of_every_instance_carry_an_instance_label(client_with_key, profiler):
+    wait_for_samples(profiler)
+    history = profiler.system_sampler.history
+    before = len(history())
+    response = client_with_key.get("/profiling/metrics?instances=all")
+    assert response.status_code == 200
+    text = response.content.decode()
+    # The sample the scrape read: the latest then, or one taken while it ran.
+    seen = [profiler.sample_message(s)["memory"]["rss_mb"] * 1024 * 1024 for s in history()[before - 1 :]]
+    (labels, rss), *others = _series(text, "riptide_memory_rss_bytes").items()
+    assert labels == f'{{instance="{profiler.instance}"}}' and not others
+    assert rss in seen
+    status = _series(text, "riptide_memory_threshold_status")
+    assert status[f'{{instance="{profiler.instance}",status="normal"}}'] == 1.0
+
+
+def test_metrics_refuse_an_unknown_instances_value(client_with_key, profiler):
+    response = client_with_key.get("/profiling/metrics?instances=some")
+    assert response.status_code == 400 and response.json()["detail"].startswith("instances must be")

@@ -88,7 +88,8 @@ def describe(record: dict, now: float, this_instance: str) -> dict:
         "pid": record.get("pid", int(pid) if pid.isdigit() else None),
         "started_at": record.get("started_at"),
         "last_sample_at": record["sample"]["timestamp"] if record.get("sample") else None,
-        "age_secs": round(max(0.0, now - record["unix_time"]), 3),
+        # Seconds since its latest sample; null before it has one.
+        "age_secs": round(max(0.0, now - record["unix_time"]), 3) if record.get("sample") else None,
         "interval_secs": record.get("interval_secs"),
         "threshold_status": (record.get("sample") or {}).get("memory", {}).get("threshold_status"),
         "this": record["instance"] == this_instance,

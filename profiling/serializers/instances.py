@@ -9,7 +9,10 @@ class InstanceSerializer(serializers.Serializer):
     pid = serializers.IntegerField(allow_null=True)
     started_at = serializers.CharField(allow_null=True, help_text="When its profiler started.")
     last_sample_at = serializers.CharField(allow_null=True, help_text="Its latest sample's time.")
-    age_secs = serializers.FloatField(help_text="Seconds since its latest sample, by this server's clock.")
+    age_secs = serializers.FloatField(
+        allow_null=True,
+        help_text="Seconds since its latest sample, by this server's clock; null before its first.",
+    )
     interval_secs = serializers.FloatField(allow_null=True, help_text="Its sampling interval.")
     threshold_status = serializers.ChoiceField(choices=["normal", "warning", "critical"], allow_null=True)
     this = serializers.BooleanField(help_text="Whether it is the process that answered.")

@@ -13,6 +13,7 @@ import re
 import time
 from urllib.parse import quote
 
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
@@ -72,8 +73,7 @@ def answer(request, op: str, args: dict | None = None) -> dict:
         result = operations.run(runtime(), op, args)
     else:
         result = _link(name).call(name, op, args)
-    if link_of(runtime()) is not None:
-        _route_downloads(result)
+    _link_downloads(result, link_of(runtime()) is not None)
     return result
 
 
@@ -88,14 +88,38 @@ def latest_measurement(request, part: str) -> dict | None:
     return {**record["sample"][part], "instance": name}
 
 
-def _route_downloads(result: dict) -> None:
-    """Download links name their instance, so any process behind the proxy can serve them."""
+def _link_downloads(result: dict, linked: bool) -> None:
+    """Download links are built here, from the host's URLconf; the core gives ids only.
+
+    With REDIS_URL they name their instance, so any process behind the proxy can serve them.
+    """
     instance = result.get("instance")
     entries = result.get("snapshots") if isinstance(result.get("snapshots"), list) else [result]
     for entry in entries:
-        url = entry.get("download_url") if isinstance(entry, dict) else None
-        if url and instance and "?" not in url:
-            entry["download_url"] = f"{url}?instance={quote(instance, safe=':')}"
+        if not isinstance(entry, dict) or not entry.get("snapshot_id") or "download_url" not in entry:
+            continue
+        url = reverse("profiling:snapshot-download", args=[entry["snapshot_id"]])
+        if linked and instance:
+            url = f"{url}?instance={quote(instance, safe=':')}"
+        entry["download_url"] = url
+
+
+def instance_records(profiler, now: float | None = None) -> list[dict]:
+    """Every live instance's record: from the registry with REDIS_URL, else this process's own."""
+    sampler = profiler.require_running()
+    link = link_of(profiler)
+    if link is not None:
+        return link.instances()
+    latest = sampler.latest()
+    return [
+        {
+            "instance": profiler.instance,
+            "started_at": iso_utc(profiler.started_at) if profiler.started_at else None,
+            "interval_secs": profiler.config.memory_interval_secs,
+            "unix_time": latest.timestamp if latest is not None else (now or time.time()),
+            "sample": profiler.sample_message(latest) if latest is not None else None,
+        }
+    ]
 
 
 class InstancesView(ProfilingView):
@@ -105,22 +129,9 @@ class InstancesView(ProfilingView):
     def get(self, request):
         """The live instances: every process publishing samples into the shared channel layer."""
         profiler = runtime()
-        sampler = profiler.require_running()
         now = time.time()
+        records = instance_records(profiler, now)
         link = link_of(profiler)
-        if link is None:
-            latest = sampler.latest()
-            records = [
-                {
-                    "instance": profiler.instance,
-                    "started_at": iso_utc(profiler.started_at) if profiler.started_at else None,
-                    "interval_secs": profiler.config.memory_interval_secs,
-                    "unix_time": latest.timestamp if latest is not None else now,
-                    "sample": profiler.sample_message(latest) if latest is not None else None,
-                }
-            ]
-        else:
-            records = link.instances()
         instances = [describe(record, now, profiler.instance) for record in records]
         instances.sort(key=lambda item: (not item["this"], item["instance"]))
         return Response({"count": len(instances), "shared": link is not None, "instances": instances})

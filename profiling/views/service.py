@@ -5,7 +5,9 @@ from drf_spectacular.utils import extend_schema
 
 from profiling import metrics
 from profiling.conf import runtime
+from profiling.core.errors import InvalidParameterError
 from profiling.views.base import ProfilingView
+from profiling.views.instances import instance_records
 
 
 class MetricsView(ProfilingView):
@@ -23,7 +25,15 @@ class MetricsView(ProfilingView):
 
     @extend_schema(exclude=True)
     def get(self, request):
-        body, content_type = metrics.exposition(runtime(), request.META.get("HTTP_ACCEPT", ""))
+        """This process's series; `?instances=all`: every live instance's, with an `instance` label."""
+        accept = request.META.get("HTTP_ACCEPT", "")
+        scope = request.query_params.get("instances")
+        if scope not in (None, "", "all"):
+            raise InvalidParameterError("instances must be 'all' (or absent: this process's own series).")
+        if scope == "all":
+            body, content_type = metrics.instances_exposition(instance_records(runtime()), accept)
+        else:
+            body, content_type = metrics.exposition(runtime(), accept)
         return HttpResponse(body, content_type=content_type)
 
 

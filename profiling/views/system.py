@@ -1,7 +1,7 @@
 """GET /api/profiling/memory, /cpu and /samples."""
 
 import math
-from datetime import UTC, datetime
+from datetime import datetime
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
@@ -44,21 +44,15 @@ MAX_POLLED_SAMPLES = 120
 
 
 def parse_after(raw: str | None) -> float | None:
-    """`after`: unix seconds or an ISO 8601 time; None when absent."""
+    """`after`: unix seconds; None when absent."""
     if raw is None or raw == "":
         return None
     try:
         value = float(raw)
     except ValueError:
-        try:
-            moment = datetime.fromisoformat(raw)
-        except ValueError:
-            raise InvalidParameterError("after must be unix seconds or an ISO 8601 time.") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.timestamp()
+        raise InvalidParameterError("after must be a time in unix seconds.") from None
     if not math.isfinite(value):
-        raise InvalidParameterError("after must be unix seconds or an ISO 8601 time.")
+        raise InvalidParameterError("after must be a time in unix seconds.")
     return value
 
 
@@ -71,9 +65,8 @@ class SamplesView(ProfilingView):
         parameters=[
             OpenApiParameter(
                 "after",
-                str,
-                description="Only samples measured after this time (unix seconds or ISO 8601); "
-                "default: the recent ones.",
+                float,
+                description="Only samples measured after this time (unix seconds); default: the recent ones.",
             )
         ],
         responses={200: SamplesSerializer, **BAD_REQUEST, **COMMON_ERRORS},
@@ -92,7 +85,7 @@ class SamplesView(ProfilingView):
         link = link_of(profiler)
         if link is not None:
             for message in link.remote_history():
-                if after is None or _unix(message.get("timestamp")) > after:
+                if after is None or unix_seconds(message.get("timestamp")) > after:
                     samples.append(message)
         return Response(
             {
@@ -105,7 +98,8 @@ class SamplesView(ProfilingView):
         )
 
 
-def _unix(iso: str | None) -> float:
+def unix_seconds(iso: str | None) -> float:
+    """A sample message's ISO 8601 timestamp as unix seconds (0 when it has none)."""
     try:
         return datetime.fromisoformat(iso).timestamp() if iso else 0.0
     except ValueError:

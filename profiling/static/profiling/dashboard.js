@@ -312,7 +312,7 @@
   var POLL_MIN_SECS = 1;
 
   function poll() {
-    var path = "samples" + (lastPolled ? "?after=" + encodeURIComponent(lastPolled) : "");
+    var path = "samples" + (lastPolled ? "?after=" + (Date.parse(lastPolled) / 1000) : "");
     var next = Math.max(INTERVAL_SECS, POLL_MIN_SECS);
     callApi("GET", path).then(function (result) {
       if (!result.ok || !result.data) {
