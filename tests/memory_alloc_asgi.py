@@ -1,4 +1,4 @@
-"""The project's ASGI application plus `/memtest/allocate?bytes=N`, a view that keeps N bytes (tests only)."""
+"""The project's ASGI application plus the `/memtest/...` views of tests/memory_alloc_views.py (tests only)."""
 
 # ruff: noqa: I001, E402  (Django is set up by the ASGI module before the URLs can be imported)
 from riptide_dashboard.asgi import application  # noqa: F401  (starts the profiler)
@@ -6,7 +6,9 @@ from riptide_dashboard.asgi import application  # noqa: F401  (starts the profil
 from django.urls import clear_url_caches, path
 
 from riptide_dashboard import urls
-from tests.memory_alloc_views import allocate
+from tests import memory_alloc_views as views
 
-urls.urlpatterns.insert(0, path("memtest/allocate", allocate))
+urls.urlpatterns[:0] = [
+    path(f"memtest/{name}", getattr(views, name)) for name in ("allocate", "remember", "churn", "burn")
+]
 clear_url_caches()

@@ -3,6 +3,7 @@
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,49 @@ def test_server_allocations_attribute_a_views_kept_bytes_exactly(daphne_server):
     assert body["top_allocators"][0] == ["tests.memory_alloc_views.allocate", expected]
     assert body["traced_peak_bytes"] >= expected
     assert body["size_distribution"]["huge_1mb_plus"] >= 2
+
+
+DEEP_LEAK = "tests.memory_alloc_views._registry[0].entries"
+
+
+def test_server_names_a_leak_below_a_module_global_after_other_work_with_both_cores_busy(daphne_server):
+    server = daphne_server(
+        application="tests.memory_alloc_asgi:application", env={"PROFILING_LEAK_CHECK_INTERVAL_SECS": "2"}
+    )
+    reports: list[dict] = []
+    with server.client() as client:
+
+        def newest() -> dict | None:
+            response = client.get("/api/profiling/leak-detection")
+            if response.status_code != 200:
+                return None
+            report = response.json()
+            if not reports or report["checks_analyzed"] != reports[-1]["checks_analyzed"]:
+                reports.append(report)
+            return report
+
+        assert client.get("/memtest/burn", params={"secs": "30"}).status_code == 200  # both cores busy
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # other work first: big blocks, several checks long
+            assert client.get("/memtest/churn").status_code == 200
+            report = newest()
+            if report is not None and report["checks_analyzed"] >= 5:
+                break
+        before = reports[-1]["checks_analyzed"]
+        started, kept = time.monotonic(), 0
+        deadline = started + 30
+        while time.monotonic() < deadline and reports[-1]["checks_analyzed"] < before + 4:
+            # 20 KB kept a request: above 1 MB/min even on a busy server; every report seen
+            assert client.get("/memtest/remember", params={"bytes": "20000"}).status_code == 200
+            kept += 20_000
+            newest()
+        planted_mb_per_hour = kept / (time.monotonic() - started) * 3600 / 2**20
+    named_at = [r["checks_analyzed"] - before for r in reports if r["highest_risk_component"] == DEEP_LEAK]
+    assert named_at, [(r["checks_analyzed"], r["highest_risk_component"]) for r in reports]
+    assert named_at[0] <= 3, [
+        (r["checks_analyzed"] - before, r["timestamp"], r["potential_leaks"][:1]) for r in reports[-6:]
+    ]  # counting the check before the leak began
+    leak = next(r for r in reports if r["highest_risk_component"] == DEEP_LEAK)["potential_leaks"][0]
+    assert planted_mb_per_hour >= 60  # a leak of at least 1 MB/min
+    assert planted_mb_per_hour / 2 <= leak["growth_rate_mb_per_hour"] <= planted_mb_per_hour * 2
+    assert all(r["trigger"] == "background" for r in reports)
