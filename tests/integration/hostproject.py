@@ -32,6 +32,7 @@ LOCK_FILES = ("requirements.txt", "requirements-dev.txt")
 SERVER_PACKAGES = ("gunicorn", "uvicorn[standard]", "daphne")
 
 HOT_FUNCTION = "hostapp.work.crunch"
+HOT_FUNCTION_FILE = "hostapp/work.py"
 LEAK_MODULE = "hostapp.leak"
 SUPERUSER, SUPERUSER_PASSWORD = "host-admin", "host-admin-password-not-secret"
 
@@ -240,6 +241,15 @@ urlpatterns += [
 """
 
 
+HOT_FUNCTION_LINE = (
+    textwrap.dedent(HOSTAPP_FILES["work.py"])
+    .lstrip()
+    .splitlines()
+    .index("def crunch(iterations: int = ITERATIONS) -> int:")
+    + 1
+)
+
+
 def _apply_entry_point(path: Path, kind: str) -> None:
     """riptide-profiler step 3: wrap the server entry point."""
     text = path.read_text()
@@ -426,9 +436,10 @@ class HostServer:
         except OSError:
             return ""
 
-    def client(self, key: str | None = "", **kwargs) -> httpx.Client:
+    def client(self, key: str | None = "", headers: dict | None = None, **kwargs) -> httpx.Client:
+        """An HTTP client of this server, with the host's API key unless `key` is None."""
         key = self.project.api_key if key == "" else key
-        headers = {"X-API-Key": key} if key else {}
+        headers = {**({"X-API-Key": key} if key else {}), **(headers or {})}
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=30, **kwargs)
 
     def __enter__(self) -> HostServer:
@@ -546,6 +557,31 @@ def serving(project: HostProject, kind: str, env: dict[str, str] | None = None, 
             yield server, load
     finally:
         server.stop()
+
+
+@contextmanager
+def staff_session(server: HostServer):
+    """Yield a client signed in at /profiling/login/ as the host's superuser (CSRF token included)."""
+    with server.client(key=None, follow_redirects=False) as client:
+        yield _sign_in(client)
+
+
+def _sign_in(client: httpx.Client) -> httpx.Client:
+    page = client.get("/profiling/login/")
+    assert page.status_code == 200, f"GET /profiling/login/: {page.status_code} {page.text[:500]}"
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    assert token, page.text[:2000]
+    signed_in = client.post(
+        "/profiling/login/",
+        data={
+            "csrfmiddlewaretoken": token.group(1),
+            "username": SUPERUSER,
+            "password": SUPERUSER_PASSWORD,
+            "next": "/profiling/",
+        },
+    )
+    assert signed_in.status_code == 302, f"sign-in: {signed_in.status_code} {signed_in.text[:1000]}"
+    return client
 
 
 def failure_context(server: HostServer, what: str) -> str:

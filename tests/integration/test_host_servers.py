@@ -17,6 +17,8 @@ from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, MISSING_MESSAGE
 from tests.browser.pages import PageWatch, points, wait_until
 from tests.integration.hostproject import (
     HOT_FUNCTION,
+    HOT_FUNCTION_FILE,
+    HOT_FUNCTION_LINE,
     SUPERUSER,
     SUPERUSER_PASSWORD,
     failure_context,
@@ -92,6 +94,10 @@ def test_host_hot_function_is_the_top_hotspot_of_every_worker(host):
     assert not wrong, failure_context(
         host.server, f"{HOT_FUNCTION} is not the top hotspot (served {dict(host.load.served)}): {wrong}"
     )
+    for name, (_top, body) in found.items():
+        hotspot = body["hotspots"][0]
+        where = (hotspot.get("file_location"), hotspot.get("line_number"))
+        assert where == (HOT_FUNCTION_FILE, HOT_FUNCTION_LINE), (name, hotspot)
 
 
 def test_host_leak_is_named_by_leak_detection_in_every_worker(host):
