@@ -312,3 +312,21 @@ def test_a_leak_is_named_within_three_checks_while_two_threads_keep_the_cpu_busy
     assert report["highest_risk_component"] == "myapp.busy._store"
     assert report["potential_leaks"][0]["severity"] == "critical"
     assert named(report) == {"myapp.busy._store"}
+
+
+def test_walk_never_evaluates_a_lazy_proxy_it_meets():
+    evaluated = []
+
+    class LazyProxy:  # like Django's LazyObject: isinstance() asks its __class__ property
+        @property
+        def __class__(self):
+            evaluated.append(True)
+            return dict
+
+    module = fake_module("lazy.app", proxy=LazyProxy())
+    holder = app_class(module, "Holder")
+    module.holder = holder()
+    module.holder.inner = [LazyProxy()]
+    names = [name for name, _ in walk_containers([module]).containers]
+    assert names == ["lazy.app.holder.inner"]
+    assert evaluated == []

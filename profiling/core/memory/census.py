@@ -86,7 +86,8 @@ def _sample(container, k: int) -> list:
 
 def _element_size(element) -> int:
     size = sys.getsizeof(element)
-    if isinstance(element, (list, tuple, set, frozenset, dict)) and element:
+    # type(), not isinstance(): a lazy proxy answers isinstance() by evaluating what it wraps
+    if issubclass(type(element), (list, tuple, set, frozenset, dict)) and element:
         children = (
             _sample(element, CHILDREN_SAMPLED)
             if not isinstance(element, tuple)
@@ -166,7 +167,7 @@ def _end_items(container) -> tuple | None:
             return (next(iter(container)), next(reversed(container))) if container else ()
         if isinstance(container, (list, deque)):
             return (container[0], container[-1]) if container else ()
-    except (RuntimeError, IndexError, StopIteration, TypeError):
+    except Exception:  # mutated while we looked, or a subclass whose iteration fails
         return None
     return None
 

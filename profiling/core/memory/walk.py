@@ -57,7 +57,10 @@ def _key_label(key) -> str | None:
 
 
 def _instance_attributes(obj) -> list[tuple[str, object]]:
-    attrs = getattr(obj, "__dict__", None)
+    try:  # never through the object's own __getattribute__ or __getattr__
+        attrs = object.__getattribute__(obj, "__dict__")
+    except AttributeError:
+        attrs = None
     found = []
     if isinstance(attrs, dict):
         pairs = list(itertools.islice(attrs.items(), ATTRIBUTES_WALKED))  # one C-level copy
@@ -75,7 +78,7 @@ def _instance_attributes(obj) -> list[tuple[str, object]]:
 
 def _children(name: str, obj, is_app_instance: bool) -> list[tuple[str, object]]:
     """The next steps of the walk from `obj`: (path, value) pairs."""
-    if isinstance(obj, dict):
+    if isinstance(obj, dict):  # obj is a container or an application instance, not a proxy
         children = []
         for key, value in list(itertools.islice(obj.items(), ELEMENTS_WALKED)):
             label = _key_label(key)
@@ -106,9 +109,12 @@ def walk_containers(
     queue: deque[tuple[str, object, int, bool]] = deque()
     deadline = None if time_limit_secs is None else timer() + time_limit_secs
 
+    # Types are read with type(), never isinstance(): a lazy proxy (Django's LazyObject)
+    # answers isinstance() through a `__class__` property that evaluates what it wraps.
     def is_app_instance(value) -> bool:
-        module = getattr(type(value), "__module__", None)
-        return isinstance(module, str) and module in app_names and not isinstance(value, type)
+        cls = type(value)
+        module = getattr(cls, "__module__", None)
+        return isinstance(module, str) and module in app_names and not issubclass(cls, type)
 
     def consider(name: str, value, depth: int) -> bool:
         """Examine one value; False once a budget is spent."""
@@ -118,15 +124,16 @@ def walk_containers(
         walk.visited += 1
         if id(value) in seen:
             return True
-        if isinstance(value, CONTAINER_TYPES):
+        cls = type(value)
+        if issubclass(cls, CONTAINER_TYPES):
             seen.add(id(value))
             walk.containers.append((name, value))
-            if depth < max_depth and not isinstance(value, (set, frozenset, bytearray)):
+            if depth < max_depth and not issubclass(cls, (set, frozenset, bytearray)):
                 queue.append((name, value, depth, False))
-        elif isinstance(value, PASS_THROUGH_TYPES) or is_app_instance(value):
+        elif issubclass(cls, PASS_THROUGH_TYPES) or is_app_instance(value):
             seen.add(id(value))
             if depth < max_depth:
-                queue.append((name, value, depth, not isinstance(value, PASS_THROUGH_TYPES)))
+                queue.append((name, value, depth, not issubclass(cls, PASS_THROUGH_TYPES)))
         return True
 
     for module in modules:
@@ -137,9 +144,9 @@ def walk_containers(
             logger.debug("census skipped module %s", prefix, exc_info=True)
             continue
         for attr, value in items:
-            if _is_dunder(attr) or isinstance(value, type(sys)):
+            if _is_dunder(attr) or issubclass(type(value), type(sys)):
                 continue
-            if isinstance(value, type):
+            if issubclass(type(value), type):
                 if getattr(value, "__module__", None) != prefix:
                     continue
                 try:
