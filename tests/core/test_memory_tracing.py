@@ -198,3 +198,21 @@ def test_tracker_traced_peak_holds_a_block_freed_before_any_snapshot():
     result = tracker.latest()
     assert result.traced_peak_bytes >= 8 * 2**20
     assert sum(loc["bytes"] for loc in result.top_locations) < 8 * 2**20
+
+
+def test_tracker_leaves_someone_elses_tracing_and_peak_alone():
+    tracemalloc.start(1)
+    try:
+        keep = bytes(4 * 2**20)
+        _, peak_before = tracemalloc.get_traced_memory()
+        tracker = AllocationTracker(window_secs=0.2, snapshots_per_window=1, stale_after_secs=60)
+        assert tracker.ensure_fresh()
+        assert tracker.wait(5)
+        tracker.stop()
+        assert tracemalloc.is_tracing()  # still on: it was not the window's
+        assert tracemalloc.get_traced_memory()[1] >= peak_before  # its peak was not reset
+    finally:
+        tracemalloc.stop()
+    result = tracker.latest()
+    assert result.traced_peak_bytes is None
+    assert any(loc["bytes"] >= len(keep) for loc in result.top_locations)
