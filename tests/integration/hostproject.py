@@ -8,6 +8,7 @@ uvicorn or Daphne on 127.0.0.1. Servers are stopped by their pid (SIGTERM, then 
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import secrets
@@ -19,6 +20,7 @@ import sys
 import textwrap
 import threading
 import time
+import zlib
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -95,21 +97,45 @@ class HostVenv:
         return self.bin("python")
 
 
+def lock_pins(dest: Path) -> Path | None:
+    """The exact versions of the repository's lock files as a constraints file, or None without locks.
+
+    pip turns on hash-checking for every requirement as soon as a constraint carries a hash,
+    and a freshly built wheel has none to check; so the pins are taken without their hashes.
+    """
+    pins: dict[str, str] = {}
+    for lock in LOCK_FILES:
+        if not (ROOT / lock).exists():
+            continue
+        for line in (ROOT / lock).read_text().splitlines():
+            found = _PIN.match(line)
+            if found:
+                pins[found["name"].lower()] = f"{found['name']}=={found['version']}{found['marker'] or ''}"
+    if not pins:
+        return None
+    path = dest / "lock-pins.txt"
+    path.write_text("".join(pin + "\n" for pin in sorted(pins.values())))
+    return path
+
+
+_PIN = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(?P<version>[^\s;\\]+)\s*(?P<marker>;[^\\]*)?"
+)
+
+
 def make_venv(dest: Path, wheel: Path) -> HostVenv:
-    """A fresh venv with the wheel, its [redis] extra and the servers, pinned by the locks if pip allows."""
+    """A fresh venv with the wheel, its [redis] extra and the servers, at the lock files' versions."""
     run([sys.executable, "-m", "venv", dest], timeout=120)
     venv = HostVenv(dest)
     requirements = [f"{wheel}[redis]", *SERVER_PACKAGES]
-    constraints = [arg for lock in LOCK_FILES if (ROOT / lock).exists() for arg in ("-c", ROOT / lock)]
     install = [venv.python, "-m", "pip", "install", "--quiet"]
-    if constraints:
+    pins = lock_pins(dest.parent)
+    if pins is not None:
         try:
-            run([*install, *constraints, *requirements])
+            run([*install, "-c", pins, *requirements])
             return venv
         except RuntimeError as error:
-            venv.notes.append(
-                f"install with the lock files as constraints failed, installed unpinned:\n{error}"
-            )
+            venv.notes.append(f"install at the lock files' versions failed, installed unpinned:\n{error}")
     else:
         venv.notes.append(f"no lock file among {LOCK_FILES}: installed unpinned")
     run([*install, *requirements])
@@ -732,3 +758,61 @@ def host_untouched_problems(server: HostServer) -> list[str]:
         )
         expect(keyed.get("/hello/"), 200, "the host's own view with an API key header")
     return problems
+
+
+def cookie_plaintext(value: str) -> str:
+    """What a signed Django cookie (messages, signed cookies) says, read without its key."""
+    payload = value.strip('"').rsplit(":", 1)[0]
+    compressed = payload.startswith(".")
+    payload = payload.lstrip(".")
+    try:
+        data = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+        return (zlib.decompress(data) if compressed else data).decode(errors="replace")
+    except (ValueError, zlib.error):
+        return value
+
+
+def admin_add_api_key(server: HostServer, name: str) -> tuple[str, list[tuple[str, str]]]:
+    """Add an API key in the host's admin; return the key it showed and every cookie set meanwhile."""
+    cookies_seen: list[tuple[str, str]] = []
+    with server.client(key=None, follow_redirects=False) as client:
+
+        def remember_cookies(response: httpx.Response) -> None:
+            for header in response.headers.get_list("set-cookie"):
+                cookie_name, _, rest = header.partition("=")
+                cookies_seen.append((cookie_name, rest.split(";", 1)[0]))
+
+        client.event_hooks["response"] = [remember_cookies]
+        login = client.get("/admin/login/")
+        client.post(
+            "/admin/login/?next=/admin/",
+            data={
+                "csrfmiddlewaretoken": _csrf_token(login.text),
+                "username": SUPERUSER,
+                "password": SUPERUSER_PASSWORD,
+                "next": "/admin/",
+            },
+        )
+        form = client.get("/admin/profiling/profilingapikey/add/")
+        assert form.status_code == 200, f"the admin's add-key form: {form.status_code} {form.text[:500]}"
+        added = client.post(
+            "/admin/profiling/profilingapikey/add/",
+            data={
+                "csrfmiddlewaretoken": _csrf_token(form.text),
+                "name": name,
+                "expiry_date_0": "",
+                "expiry_date_1": "",
+                "_save": "Save",
+            },
+        )
+        assert added.status_code == 302, f"adding a key in the admin: {added.status_code} {added.text[:1500]}"
+        shown = client.get(added.headers["location"])
+    found = re.search(r"[A-Za-z0-9]{8}\.[A-Za-z0-9]{32}", shown.text)
+    assert found, f"the admin showed no new key after adding one: {shown.text[:3000]}"
+    return found.group(0), cookies_seen
+
+
+def _csrf_token(page: str) -> str:
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert token, page[:2000]
+    return token.group(1)

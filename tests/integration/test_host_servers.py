@@ -21,6 +21,8 @@ from tests.integration.hostproject import (
     HOT_FUNCTION_LINE,
     SUPERUSER,
     SUPERUSER_PASSWORD,
+    admin_add_api_key,
+    cookie_plaintext,
     failure_context,
     fresh_redis_db,
     host_untouched_problems,
@@ -126,6 +128,17 @@ def test_redis_keys_live_under_the_host_cache_prefix(host):
     assert keys, "nothing in the host's Redis database"
     foreign = [key for key in keys if host.prefix not in key]
     assert not foreign, f"Redis keys outside the host's KEY_PREFIX {host.prefix!r}: {foreign[:20]}"
+
+
+@pytest.mark.parametrize("host", ["daphne"], indirect=True)
+def test_a_key_added_in_the_host_admin_is_shown_once_and_never_put_in_a_cookie(host):
+    key, cookies = admin_add_api_key(host.server, "added-in-admin")
+    leaked = [
+        (name, cookie_plaintext(value)) for name, value in cookies if key in value + cookie_plaintext(value)
+    ]
+    assert not leaked, f"the new key {key} is readable in a cookie: {leaked}"
+    with host.server.client(key=key) as client:
+        assert client.get("/api/profiling/memory").status_code == 200
 
 
 @pytest.fixture
