@@ -5,6 +5,7 @@ import math
 from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.response import Response
 
 from profiling.conf import runtime
@@ -22,11 +23,24 @@ from profiling.views.base import BAD_REQUEST, COMMON_ERRORS, ProfilingView
 from profiling.views.instances import INSTANCE_PARAMETER, REMOTE_ERRORS, answer, requested_instance
 
 MAX_WAIT_SECS = 5.0
+BAD_BODY_DETAIL = "The body must be empty or a JSON object (Content-Type: application/json)."
 NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description="No such snapshot.")}
 
 
 def _analysis():
     return memory_analysis(runtime())
+
+
+def require_no_body_or_object(request) -> None:
+    """A POST here takes no body or a JSON object (its keys are ignored); anything else is a 400."""
+    if not request.body:
+        return
+    try:
+        data = request.data
+    except (ParseError, UnsupportedMediaType):
+        data = None
+    if not isinstance(data, dict):
+        raise InvalidParameterError(BAD_BODY_DETAIL)
 
 
 def parse_wait(raw: str | None) -> float:
@@ -79,6 +93,7 @@ class LeakDetectionView(ProfilingView):
     )
     def post(self, request):
         """Add a fresh leak check and analyse the background checks' history."""
+        require_no_body_or_object(request)
         return Response(answer(request, "leak_detection"))
 
     @extend_schema(
@@ -119,6 +134,7 @@ class SnapshotView(ProfilingView):
     )
     def post(self, request):
         """Write a heap snapshot (JSON) atomically into the snapshot directory."""
+        require_no_body_or_object(request)
         return Response(answer(request, "snapshot"))
 
 
