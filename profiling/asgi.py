@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 
-from profiling.asgi_limits import BodySizeLimitMiddleware
+from profiling.asgi_limits import BodySizeLimitMiddleware, adapt_daphne
 from profiling.conf import runtime
 from profiling.core.runtime import ProfilingRuntime
 from profiling.settings import profiling_settings
@@ -90,5 +90,6 @@ def wrap(application, *, start: bool | None = None, profiler: ProfilingRuntime |
     if not isinstance(application, ProtocolTypeRouter):
         application = ProtocolTypeRouter({"http": application, "websocket": websocket_application()})
     wrapped = ProfilerMiddleware(application, profiler, max_bytes=profiling_settings.MAX_BODY_BYTES)
+    adapt_daphne()
     autostart(profiler, profiling_settings.AUTOSTART if start is None else start)
     return wrapped

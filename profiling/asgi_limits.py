@@ -1,8 +1,25 @@
-"""ASGI middleware that refuses oversized request bodies before Django reads them."""
+"""ASGI middleware that refuses oversized request bodies before Django reads them, and
+what Daphne needs beside it (the standard reason phrases)."""
 
 from __future__ import annotations
 
+import http
 import json
+import sys
+
+
+def adapt_daphne() -> None:
+    """Teach a running Daphne the reason phrases Twisted lacks (429 is "Unknown Status" there).
+
+    ASGI carries a status code only; Daphne's request hands it to Twisted's
+    `setResponseCode`, which looks the phrase up in its own table. Nothing is imported:
+    outside Daphne (Twisted not loaded) this does nothing.
+    """
+    twisted_http = sys.modules.get("twisted.web.http")
+    if twisted_http is None:
+        return
+    for status in http.HTTPStatus:
+        twisted_http.RESPONSES.setdefault(status.value, status.phrase.encode("ascii"))
 
 
 class BodySizeLimitMiddleware:
