@@ -651,9 +651,22 @@
       margin: { l: 56, r: 16, t: 10, b: 40 } }), PLOT_CONFIG);
   }
 
+  // A window still tracing says when it ends ("ask again in N s"): ask again then, once.
+  var allocationsTimer = null;
+
+  function askAllocationsAgain(data) {
+    if (allocationsTimer !== null) { window.clearTimeout(allocationsTimer); allocationsTimer = null; }
+    var wait = Number(data.retry_after_secs);
+    if (!data.collecting || !(wait > 0)) { return; }
+    allocationsTimer = window.setTimeout(function () {
+      allocationsTimer = null;
+      if (!document.hidden) { loadAllocations(); }
+    }, wait * 1000);
+  }
+
   function loadAllocations() {
     callApi("GET", forTarget("allocations")).then(function (result) {
-      if (result.ok && result.data) { showAllocations(result.data); return; }
+      if (result.ok && result.data) { showAllocations(result.data); askAllocationsAgain(result.data); return; }
       allocationsAvailable = result.status !== 404;
       $("allocations-charts").hidden = true;
       show($("allocations-message"), [problem(result, "Allocation tracking")]);
