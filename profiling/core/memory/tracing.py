@@ -1,7 +1,7 @@
 """Allocation tracking in bounded windows: tracemalloc runs only while someone asks.
 
-tracemalloc at 1 frame makes allocation-heavy Python code ~7.8x slower, so it is never on
-by default. A request for allocations answers at once from the latest completed window;
+tracemalloc at 1 frame makes allocation-heavy Python code several times slower (the
+benchmark's figure is in docs/BENCHMARKS.md), so it is never on by default. A request for allocations answers at once from the latest completed window;
 when there is none, or it is older than `stale_after_secs`, a new window starts on a
 background thread: tracing at 1 frame for `window_secs`, with `snapshots_per_window`
 snapshots spread over it. Statistics are computed after tracing stopped.
