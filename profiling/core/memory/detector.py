@@ -43,11 +43,13 @@ class LeakDetector:
         self._timer = timer
         self._on_report = on_report
 
-    def _check_and_analyse(self, trigger: str) -> tuple[Census, dict]:
-        """Take a census, add it and analyse the history; the caller holds the lock."""
+    def _check_and_analyse(self, trigger: str | None) -> tuple[Census, dict | None]:
+        """Take a census, add it and (with a trigger) analyse the history; the caller holds the lock."""
         started = self._timer()
         census = self._census()
         self._history.append(census)
+        if trigger is None:
+            return census, None
         report = analyse(list(self._history), interval_secs=self.interval_secs, now=self._wall_clock())
         report["trigger"] = trigger
         report["analysis_duration_ms"] = round((self._timer() - started) * 1000, 3)
@@ -56,11 +58,14 @@ class LeakDetector:
         self._generation += 1
         return census, report
 
-    def check(self) -> Census:
-        """Take a census, add it to the history and analyse (the background worker's tick)."""
+    def check(self, *, analyse: bool = True) -> Census:
+        """Take a census, add it to the history and analyse (the background worker's tick).
+
+        `analyse=False` for the baseline taken at start: one check alone says nothing.
+        """
         with self._lock:
-            census, report = self._check_and_analyse("background")
-        if self._on_report is not None:
+            census, report = self._check_and_analyse("background" if analyse else None)
+        if report is not None and self._on_report is not None:
             self._on_report(report)
         return census
 
@@ -71,6 +76,7 @@ class LeakDetector:
             if self._generation != generation and self._latest is not None:
                 return self._latest
             _, report = self._check_and_analyse("request")
+        assert report is not None
         if self._on_report is not None:
             self._on_report(report)
         return report

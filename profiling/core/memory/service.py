@@ -173,7 +173,7 @@ class LeakCheckWorker(PeriodicWorker):
         self.detector = detector
 
     def on_start(self) -> None:
-        self.detector.check()  # the baseline the first interval is compared with
+        self.detector.check(analyse=False)  # the baseline the first interval is compared with
 
     def tick(self) -> None:
         self.detector.check()
