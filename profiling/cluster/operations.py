@@ -8,6 +8,7 @@ view (its query serializer) and validated again here by the core, which raises
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from profiling.core import errors
@@ -80,7 +81,12 @@ def run(runtime: ProfilingRuntime, name: str, args: dict | None = None) -> dict:
     operation = OPERATIONS.get(name)
     if operation is None:
         raise errors.InvalidParameterError(f"Unknown operation {name!r}.")
-    return {**operation(runtime, dict(args or {})), "instance": runtime.instance}
+    started = time.thread_time()
+    try:
+        return {**operation(runtime, dict(args or {})), "instance": runtime.instance}
+    finally:
+        # Profiler work on a request thread (or an answer-pool thread) is the profiler's CPU.
+        runtime.charge_cpu(time.thread_time() - started)
 
 
 def error_to_wire(exc: BaseException) -> dict:

@@ -67,6 +67,11 @@ class ProfilingRuntime:
         self.instance = f"{socket.gethostname()}:{os.getpid()}"
         self.started_at: float | None = None
         self.counters: dict[str, int] = {}
+        # CPU seconds of the profiler's work outside its own threads' lifetimes: what the
+        # API asks on request threads (a census, a snapshot, a report merge), answers for
+        # other instances, and threads that have ended (allocation windows).
+        self._charged_cpu = 0.0
+        self._charged_lock = threading.Lock()
         self._last_message: tuple[Sample, str, dict] | None = None
 
     @property
@@ -146,6 +151,8 @@ class ProfilingRuntime:
         for worker in self.workers.values():
             worker.forget_thread()
         self._lock = threading.Lock()
+        self._charged_lock = threading.Lock()
+        self._charged_cpu = 0.0
         self._pid = None
 
     # -- samples and listeners ----------------------------------------------------------
@@ -252,8 +259,19 @@ class ProfilingRuntime:
             "cpu": cpu_report(sample, self.config),
         }
 
+    def charge_cpu(self, seconds: float) -> None:
+        """Count `seconds` of CPU that profiler work used on some other thread."""
+        if seconds > 0:
+            with self._charged_lock:
+                self._charged_cpu += seconds
+
+    @property
+    def charged_cpu_seconds(self) -> float:
+        return self._charged_cpu
+
     def profiler_cpu_seconds(self) -> float:
-        return sum(worker.cpu_seconds for worker in self.workers.values())
+        """All the CPU the profiler used in this process: its threads' and the work charged to it."""
+        return sum(worker.cpu_seconds for worker in self.workers.values()) + self._charged_cpu
 
     def overhead_ratio(self) -> float | None:
         """The profiler threads' CPU time over the whole process's CPU time."""
