@@ -340,8 +340,16 @@ def create_host_project(dest: Path, venv: HostVenv) -> HostProject:
     return project
 
 
+# gunicorn's two ways here: sync workers forked from a master that imported the app
+# (--preload), and gthread workers (a thread pool each) that import it after the fork.
+GUNICORN_WORKERS = {
+    "gunicorn": ["--worker-class=sync", "--preload"],
+    "gunicorn-gthread": ["--worker-class=gthread", "--threads=4"],
+}
+
+
 class HostServer:
-    """One server process serving the host project on 127.0.0.1; `kind` is gunicorn, uvicorn or daphne."""
+    """One server process serving the host project on 127.0.0.1; `kind` is one of COMMANDS."""
 
     def __init__(
         self, project: HostProject, kind: str, env: dict[str, str] | None = None, startup_timeout: float = 45
@@ -366,13 +374,13 @@ class HostServer:
     def command(self) -> list[str]:
         bind = f"127.0.0.1:{self.port}"
         venv = self.project.venv
-        if self.kind == "gunicorn":
+        if self.kind.startswith("gunicorn"):
+            workers = GUNICORN_WORKERS[self.kind]
             return [
                 str(venv.bin("gunicorn")),
                 "mysite.wsgi:application",
                 "--workers=2",
-                "--worker-class=sync",
-                "--preload",
+                *workers,
                 f"--bind={bind}",
                 "--timeout=60",
                 "--graceful-timeout=5",

@@ -1,4 +1,5 @@
-"""The host project under gunicorn (2 sync workers, --preload, Redis), uvicorn --workers 2 (Redis) and Daphne.
+"""The host project under gunicorn (2 sync workers with --preload; 2 gthread workers), uvicorn --workers 2
+(all three with Redis) and Daphne (without).
 
 Each server runs once for all the tests of its kind, with a steady load on the host's CPU
 view (`hostapp.work.crunch`, about 30 ms a request, 64 KiB leaked into `hostapp.leak`).
@@ -39,6 +40,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
 SERVERS = {
     "gunicorn": {"workers": 2, "uses_redis": True},
+    "gunicorn-gthread": {"workers": 2, "uses_redis": True},
     "uvicorn": {"workers": 2, "uses_redis": True},
     "daphne": {"workers": 1, "uses_redis": False},
 }
@@ -85,7 +87,7 @@ def test_every_worker_is_listed_once_and_the_master_never(host):
         assert f"profiler started in process {server.pid}" not in server.log(10**7), failure_context(
             server, "the master started a profiler"
         )
-    if server.kind == "gunicorn":  # --preload imports the app in the master: still no thread there
+    if server.kind.startswith("gunicorn"):  # --preload imports the app in the master: still no thread there
         assert psutil.Process(server.pid).num_threads() == 1, "gunicorn's master runs threads"
 
 
@@ -185,7 +187,7 @@ def test_dashboard_at_profiling_draws_live_charts_polling_under_wsgi_and_by_webs
     wait_until(lambda: points(page, "memory-chart") >= drawn + 2, "two more points in the memory chart")
     assert page.get_attribute("#status-badge", "data-status") in {"normal", "warning", "critical"}
     connection = page.inner_text("#connection-status")
-    if server.kind == "gunicorn":
+    if server.kind.startswith("gunicorn"):
         assert "polling" in connection, connection
         assert sockets == []
     else:
