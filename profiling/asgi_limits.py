@@ -1,25 +1,82 @@
-"""ASGI middleware that refuses oversized request bodies before Django reads them, and
-what Daphne needs beside it (the standard reason phrases)."""
+"""What the server refuses before Django reads a request: oversized bodies (ASGI middleware)
+and, under Daphne, the server's own answers to malformed requests.
+
+Daphne (Twisted) answers some requests itself, before any ASGI application runs: a bare
+`400 Bad Request` with no Content-Type and no body for a header Twisted refuses (a NUL
+byte, a line without a colon, too many headers), an HTML page for a header value Daphne
+refuses, and "Unknown Status" as the reason phrase of a 429. `adapt_daphne()`, called by
+`profiling.asgi.wrap()`, makes those JSON `{"detail": ...}` answers with the standard
+reason phrases, so every answer stays inside the API's schema.
+"""
 
 from __future__ import annotations
 
 import http
 import json
 import sys
+import types
+
+BAD_REQUEST_DETAIL = "Bad request: a malformed request line or header."
+
+
+def json_error(status: int, detail: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    body = json.dumps({"detail": detail}).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    return headers, body
 
 
 def adapt_daphne() -> None:
-    """Teach a running Daphne the reason phrases Twisted lacks (429 is "Unknown Status" there).
-
-    ASGI carries a status code only; Daphne's request hands it to Twisted's
-    `setResponseCode`, which looks the phrase up in its own table. Nothing is imported:
-    outside Daphne (Twisted not loaded) this does nothing.
-    """
+    """Adapt a running Daphne's own answers (nothing is imported: outside Daphne it does nothing)."""
     twisted_http = sys.modules.get("twisted.web.http")
-    if twisted_http is None:
-        return
+    if twisted_http is not None:
+        _add_reason_phrases(twisted_http)
+    daphne_http = sys.modules.get("daphne.http_protocol")
+    if daphne_http is not None and not getattr(daphne_http.HTTPFactory, "_riptide_adapted", False):
+        _adapt_daphne_http(daphne_http)
+
+
+def _add_reason_phrases(twisted_http) -> None:
+    # ASGI carries a status code only; Twisted's `setResponseCode` looks the phrase up here.
     for status in http.HTTPStatus:
         twisted_http.RESPONSES.setdefault(status.value, status.phrase.encode("ascii"))
+
+
+def _respond_to_bad_request_and_disconnect(channel) -> None:
+    """Twisted's channel-level 400, as JSON (it has no request object to answer with)."""
+    headers, body = json_error(400, BAD_REQUEST_DETAIL)
+    lines = [b"HTTP/1.1 400 Bad Request", *(name + b": " + value for name, value in headers)]
+    channel.transport.write(b"\r\n".join(lines) + b"\r\n\r\n" + body)
+    channel.loseConnection()
+
+
+def _adapt_daphne_http(daphne_http) -> None:
+    factory, request = daphne_http.HTTPFactory, daphne_http.WebRequest
+    build_protocol = factory.buildProtocol
+
+    def buildProtocol(self, addr):  # noqa: N802 - Twisted's name
+        protocol = build_protocol(self, addr)
+        # Twisted wraps the HTTP/1.1 channel in a protocol that could switch to HTTP/2.
+        channel = getattr(protocol, "_channel", protocol)
+        if channel is not None:
+            channel._respondToBadRequestAndDisconnect = types.MethodType(
+                _respond_to_bad_request_and_disconnect, channel
+            )
+        return protocol
+
+    def basic_error(self, status, status_text, body):
+        # Daphne's own errors (a refused header value or path, an application that failed
+        # or timed out) as JSON instead of its HTML page.
+        headers, content = json_error(status, f"{status_text.decode('ascii')}: {body}")
+        self.handle_reply({"type": "http.response.start", "status": status, "headers": headers})
+        self.handle_reply({"type": "http.response.body", "body": content})
+
+    factory.buildProtocol = buildProtocol
+    request.basic_error = basic_error
+    factory._riptide_adapted = True
 
 
 class BodySizeLimitMiddleware:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import SuspiciousOperation
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -38,6 +39,10 @@ def exception_handler(exc, context):
         )
         headers = {"Retry-After": "5"} if code == status.HTTP_503_SERVICE_UNAVAILABLE else None
         return Response({"detail": exc.detail}, status=code, headers=headers)
+    if isinstance(exc, SuspiciousOperation):
+        # Raised by Django while parsing a request (too many query fields, say): the
+        # client's fault, so a 400, as Django itself answers it outside DRF.
+        return Response({"detail": f"Bad request: {exc}"}, status=status.HTTP_400_BAD_REQUEST)
     response = drf_exception_handler(exc, context)
     if response is None:
         request = context.get("request")

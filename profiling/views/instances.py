@@ -24,7 +24,7 @@ from profiling.core.errors import InvalidParameterError, NotFoundError
 from profiling.core.timefmt import iso_utc
 from profiling.serializers.common import ErrorSerializer
 from profiling.serializers.instances import InstanceListSerializer
-from profiling.views.base import COMMON_ERRORS, ProfilingView
+from profiling.views.base import BAD_REQUEST, COMMON_ERRORS, ProfilingView
 
 INSTANCE_REGEX = r"^[A-Za-z0-9_.\-\[\]]{1,200}:[0-9]{1,10}$"
 INSTANCE_PATTERN = re.compile(INSTANCE_REGEX)
@@ -125,7 +125,9 @@ def instance_records(profiler, now: float | None = None) -> list[dict]:
 class InstancesView(ProfilingView):
     throttle_scope = "instances"
 
-    @extend_schema(responses={200: InstanceListSerializer, **COMMON_ERRORS}, tags=["profiling"])
+    @extend_schema(
+        responses={200: InstanceListSerializer, **BAD_REQUEST, **COMMON_ERRORS}, tags=["profiling"]
+    )
     def get(self, request):
         """The live instances: every process publishing samples into the shared channel layer."""
         profiler = runtime()
