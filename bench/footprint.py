@@ -34,6 +34,7 @@ from pathlib import Path
 import psutil
 
 from bench.common import Row
+from profiling.core.assembly import default_workers
 from profiling.core.config import MIB, ProfilingConfig
 from profiling.core.memory.service import memory_analysis
 from profiling.core.runtime import ProfilingRuntime
@@ -41,7 +42,6 @@ from profiling.core.stacks.idle import CalleeReader
 from profiling.core.stacks.labels import CodeLabeler
 from profiling.core.stacks.report import bottlenecks_report
 from profiling.core.stacks.sampler import StackSampler
-from profiling.core.workers import default_worker_factories
 
 ROOT = Path(__file__).resolve().parent.parent
 FOOTPRINT_BAR_MB = 50.0
@@ -291,10 +291,10 @@ class Simulation:
         self.clock = SimulatedClock()
         self.service = service
         self.labeler = CodeLabeler(project_root=str(ROOT))
-        factories = dict(default_worker_factories())
+        factories = default_workers()
         factories["stacks"] = _stack_sampler_factory(service, self.clock, self.labeler)
         self.runtime = ProfilingRuntime(
-            config, clock=self.clock, wall_clock=self.clock.wall, worker_factories=factories
+            config, clock=self.clock, wall_clock=self.clock.wall, workers=factories
         )
         workers = self.runtime.create_workers()
         self.system = workers["system"]

@@ -113,7 +113,7 @@ def _snapshot_figures(rounds: int) -> tuple[list[float], list[int]]:
         config = ProfilingConfig(
             memory_interval_secs=0.5, snapshot_dir=Path(directory), snapshot_max_count=rounds
         )
-        runtime = ProfilingRuntime(config, extra_workers=False)
+        runtime = ProfilingRuntime(config)
         runtime.ensure_running()
         try:
             durations, sizes = [], []

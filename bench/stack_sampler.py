@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 
 from bench.common import Row, fmt_ratio, median_and_spread
+from profiling.core.assembly import default_workers
 from profiling.core.config import ProfilingConfig
 from profiling.core.memory.service import memory_analysis
 from profiling.core.runtime import ProfilingRuntime
@@ -71,7 +72,7 @@ def _django_work() -> Callable[[int], object]:
 
 
 def _runtime(sample_hz: float) -> ProfilingRuntime:
-    return ProfilingRuntime(ProfilingConfig(sample_hz=sample_hz))
+    return ProfilingRuntime(ProfilingConfig(sample_hz=sample_hz), workers=default_workers())
 
 
 def _wait_for_start_up(runtime: ProfilingRuntime, timeout: float = 30.0) -> None:

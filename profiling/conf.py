@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from profiling.cluster import WORKER_NAME
+from profiling.core.assembly import default_workers
 from profiling.core.config import MIB, ProfilingConfig
 from profiling.core.runtime import ProfilingRuntime, get_runtime
 from profiling.settings import profiling_settings
@@ -27,10 +28,10 @@ def profiling_config() -> ProfilingConfig:
 
 def build_runtime() -> ProfilingRuntime:
     """A runtime from settings; with REDIS_URL it also runs the cross-instance link."""
-    factories = {}
+    workers = default_workers()
     if profiling_settings.REDIS_URL:
-        factories[WORKER_NAME] = cluster_link
-    return ProfilingRuntime(profiling_config(), added_workers=factories)
+        workers[WORKER_NAME] = cluster_link
+    return ProfilingRuntime(profiling_config(), workers=workers)
 
 
 def cluster_link(runtime: ProfilingRuntime):

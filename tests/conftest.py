@@ -33,7 +33,11 @@ def clear_cache():
 def make_runtime(**overrides) -> ProfilingRuntime:
     values = {"memory_interval_secs": 0.05, "extra": False} | overrides
     extra = values.pop("extra")
-    return ProfilingRuntime(ProfilingConfig(**values), extra_workers=extra)
+    if extra:
+        from profiling.core.assembly import default_workers
+
+        return ProfilingRuntime(ProfilingConfig(**values), workers=default_workers())
+    return ProfilingRuntime(ProfilingConfig(**values))
 
 
 @contextmanager

@@ -144,7 +144,7 @@ def test_in_a_preload_master_nothing_starts_and_each_forked_worker_starts_its_ow
         from profiling.core.config import ProfilingConfig
         from profiling.core.runtime import ProfilingRuntime
 
-        runtime = ProfilingRuntime(ProfilingConfig(memory_interval_secs=0.05), extra_workers=False)
+        runtime = ProfilingRuntime(ProfilingConfig(memory_interval_secs=0.05))
         startup.in_gunicorn_master = lambda: True   # as when gunicorn --preload imports the app
         startup.autostart(runtime, True)
         master_running = runtime.running

@@ -6,7 +6,7 @@ ask of a link is the `Link` protocol below, so they import neither.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from profiling.core.runtime import ProfilingRuntime
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 WORKER_NAME = "cluster"
 
 
+@runtime_checkable
 class Link(Protocol):
     """What the views and the live feed use of the running cross-instance link."""
 
@@ -34,5 +35,4 @@ class Link(Protocol):
 
 def link_of(runtime: ProfilingRuntime) -> Link | None:
     """The runtime's running link in this process, if it has one."""
-    link = runtime.workers.get(WORKER_NAME)
-    return link if link is not None and runtime.running and hasattr(link, "remote_history") else None  # type: ignore[return-value]
+    return runtime.worker(Link) if runtime.running else None  # type: ignore[type-abstract]

@@ -8,24 +8,22 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TypeVar
 
 from profiling.core.config import MIB, ProfilingConfig
 from profiling.core.errors import ProfilingDisabledError, ProfilingNotRunningError
-from profiling.core.periodic import PeriodicWorker
 from profiling.core.readers import PsutilReader, SystemReader
 from profiling.core.reports import cpu_report, memory_report, threshold_status
 from profiling.core.sampler import SystemSampler
 from profiling.core.samples import Sample
 from profiling.core.timefmt import iso_utc
-
-if TYPE_CHECKING:
-    from profiling.core.workers import WorkerFactory
+from profiling.core.workers import Worker, WorkerFactory
 
 logger = logging.getLogger(__name__)
 
 SampleListener = Callable[[Sample], None]
 EventListener = Callable[[dict], None]
+T = TypeVar("T")
 
 
 class ProfilingRuntime:
@@ -43,19 +41,15 @@ class ProfilingRuntime:
         reader_factory: Callable[[], SystemReader] = PsutilReader,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
-        extra_workers: bool = True,
-        worker_factories: Mapping[str, WorkerFactory] | None = None,
-        added_workers: Mapping[str, WorkerFactory] | None = None,
+        workers: Mapping[str, WorkerFactory] | None = None,
     ):
         self.config = config
         self._reader_factory = reader_factory
         self._clock = clock
         self._wall_clock = wall_clock
-        self._extra_workers = extra_workers
-        self._worker_factories = worker_factories
-        # Workers the embedding application adds to the others (e.g. the cross-instance
-        # link): built and started in every process that starts the profiler.
-        self._added_workers = dict(added_workers or {})
+        # The workers besides the memory/CPU sampler, built and started in every process
+        # that starts the profiler (the defaults: profiling.core.assembly.default_workers).
+        self._worker_factories = dict(workers or {})
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._listeners: list[SampleListener] = []
@@ -63,7 +57,10 @@ class ProfilingRuntime:
         self._last_status: str | None = None
         self.system_sampler: SystemSampler | None = None
         self.reader: SystemReader | None = None
-        self.workers: dict[str, PeriodicWorker] = {}  # or any object with the same lifecycle
+        self.workers: dict[str, Worker] = {}
+        # Per-process parts built on first use (the memory analysis), by their class.
+        self._components: dict[type, object] = {}
+        self._components_lock = threading.Lock()
         self.instance = f"{socket.gethostname()}:{os.getpid()}"
         self.started_at: float | None = None
         self.counters: dict[str, int] = {}
@@ -107,7 +104,7 @@ class ProfilingRuntime:
             worker.start()
         logger.info("profiler started in process %s (%d workers)", pid, len(self.workers))
 
-    def create_workers(self) -> dict[str, PeriodicWorker]:
+    def create_workers(self) -> dict[str, Worker]:
         """Build this process's workers without starting their threads.
 
         `ensure_running()` builds and starts them; a benchmark that simulates hours of
@@ -125,15 +122,7 @@ class ProfilingRuntime:
         self.system_sampler.add_listener(self._dispatch)
         self.workers = {"system": self.system_sampler}
         self._last_status = None
-        if self._extra_workers:
-            factories = self._worker_factories
-            if factories is None:
-                from profiling.core.workers import default_worker_factories
-
-                factories = default_worker_factories()
-            for name, factory in factories.items():
-                self.workers[name] = factory(self)
-        for name, factory in self._added_workers.items():
+        for name, factory in self._worker_factories.items():
             self.workers[name] = factory(self)
         self.started_at = self._wall_clock()
         return self.workers
@@ -153,7 +142,26 @@ class ProfilingRuntime:
         self._lock = threading.Lock()
         self._charged_lock = threading.Lock()
         self._charged_cpu = 0.0
+        self._components = {}
+        self._components_lock = threading.Lock()
         self._pid = None
+
+    def component(self, cls: Callable[[ProfilingRuntime], T]) -> T:
+        """This process's `cls(self)`, built on first use (a forked child builds its own)."""
+        found = self._components.get(cls)  # type: ignore[call-overload]
+        if found is None:
+            with self._components_lock:
+                found = self._components.get(cls)  # type: ignore[call-overload]
+                if found is None:
+                    found = self._components[cls] = cls(self)  # type: ignore[index]
+        return found  # type: ignore[return-value]
+
+    def worker(self, cls: type[T]) -> T | None:
+        """This process's worker of that class, if the runtime runs one."""
+        for worker in self.workers.values():
+            if isinstance(worker, cls):
+                return worker
+        return None
 
     # -- samples and listeners ----------------------------------------------------------
 

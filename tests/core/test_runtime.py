@@ -14,7 +14,7 @@ def make(enabled=True, reader=None):
     config = ProfilingConfig(
         enabled=enabled, memory_interval_secs=0.01, memory_warning_mb=650, memory_alert_mb=700
     )
-    return ProfilingRuntime(config, reader_factory=lambda: reader, extra_workers=False), reader
+    return ProfilingRuntime(config, reader_factory=lambda: reader), reader
 
 
 def sampler_threads():
@@ -135,7 +135,7 @@ def test_runtime_create_workers_builds_them_without_threads_and_uses_given_facto
         reader_factory=FakeReader,
         clock=clock,
         wall_clock=lambda: 1_700_000_000.0,
-        worker_factories={"idle": lambda rt: Idle(1.0)},
+        workers={"idle": lambda rt: Idle(1.0)},
     )
     workers = runtime.create_workers()
     assert set(workers) == {"system", "idle"}
@@ -157,7 +157,6 @@ def test_runtime_leak_checks_read_the_runtime_clocks(tmp_path):
         reader_factory=FakeReader,
         clock=clock,
         wall_clock=lambda: 1_700_000_000.0,
-        extra_workers=False,
     )
     runtime.create_workers()
     census = memory_analysis(runtime).leaks.check()

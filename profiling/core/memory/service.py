@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import threading
-import weakref
 from typing import TYPE_CHECKING
 
 from profiling.core.errors import NotFoundError
@@ -179,24 +176,11 @@ class LeakCheckWorker(PeriodicWorker):
         self.detector.check()
 
 
-_analyses: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_analyses_lock = threading.Lock()
-
-
 def memory_analysis(runtime: ProfilingRuntime) -> MemoryAnalysis:
     """The runtime's memory analysis in this process (a forked child gets its own)."""
-    pid = os.getpid()
-    entry = _analyses.get(runtime)
-    if entry is not None and entry[0] == pid:
-        return entry[1]
-    with _analyses_lock:
-        entry = _analyses.get(runtime)
-        if entry is None or entry[0] != pid:
-            entry = (pid, MemoryAnalysis(runtime))
-            _analyses[runtime] = entry
-        return entry[1]
+    return runtime.component(MemoryAnalysis)
 
 
 def leak_check_worker(runtime: ProfilingRuntime) -> LeakCheckWorker:
-    """The factory workers.py registers as "leak_checks"."""
+    """The background leak checks (one of profiling.core.assembly's default workers)."""
     return LeakCheckWorker(memory_analysis(runtime).leaks, runtime.config.leak_check_interval_secs)

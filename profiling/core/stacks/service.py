@@ -13,7 +13,6 @@ from profiling.core.timefmt import iso_utc
 if TYPE_CHECKING:
     from profiling.core.runtime import ProfilingRuntime
 
-WORKER_NAME = "stacks"
 SCOPES = ("app", "all")
 FLAME_FORMATS = ("collapsed", "json")
 MAX_LIMIT = 100
@@ -22,8 +21,8 @@ MAX_LIMIT = 100
 def stack_sampler(runtime: ProfilingRuntime) -> StackSampler:
     """The runtime's running stack sampler, or the error the API turns into a 503."""
     runtime.require_running()
-    worker = runtime.workers.get(WORKER_NAME)
-    if not isinstance(worker, StackSampler) or not worker.running:
+    worker = runtime.worker(StackSampler)
+    if worker is None or not worker.running:
         raise ProfilingNotRunningError("The stack sampler is not running in this process.")
     return worker
 
