@@ -216,3 +216,15 @@ def test_tracker_leaves_someone_elses_tracing_and_peak_alone():
     result = tracker.latest()
     assert result.traced_peak_bytes is None
     assert any(loc["bytes"] >= len(keep) for loc in result.top_locations)
+
+
+def test_tracker_tells_the_cpu_its_window_thread_used():
+    charged = []
+    tracker = AllocationTracker(
+        window_secs=0.2, snapshots_per_window=2, stale_after_secs=60, on_cpu=charged.append
+    )
+    assert tracker.ensure_fresh()
+    assert tracker.wait(10)
+    tracker.stop()
+    (seconds,) = charged
+    assert 0 < seconds < 1.0  # two snapshots of this test process: some CPU, far below the window

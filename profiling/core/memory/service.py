@@ -32,7 +32,7 @@ class MemoryAnalysis:
         self.leaks = LeakDetector(
             self.census, interval_secs=config.leak_check_interval_secs, on_report=self._leak_report_done
         )
-        self.allocations = AllocationTracker()
+        self.allocations = AllocationTracker(on_cpu=runtime.charge_cpu)
         self.snapshots = SnapshotStore(
             config.snapshot_dir, config.snapshot_max_count, max_total_bytes=config.snapshot_max_total_bytes
         )

@@ -204,8 +204,11 @@ class AllocationTracker:
         allocator: Callable[[], AllocatorFigures | None] = read_allocator,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        on_cpu: Callable[[float], None] | None = None,
     ):
         self.window_secs = window_secs
+        # Told the CPU seconds each window's thread used, when it ends (the overhead figure).
+        self._on_cpu = on_cpu
         self.stale_after_secs = stale_after_secs
         self.snapshots_per_window = max(1, snapshots_per_window)
         self._locator = locator or CodeLocator()
@@ -259,6 +262,13 @@ class AllocationTracker:
             thread.join(timeout)
 
     def _run_window(self, stop: threading.Event, done: threading.Event) -> None:
+        try:
+            self._trace_window(stop, done)
+        finally:
+            if self._on_cpu is not None:
+                self._on_cpu(time.thread_time())  # the whole thread's CPU: it ran one window
+
+    def _trace_window(self, stop: threading.Event, done: threading.Event) -> None:
         started_at = self._window_started or self._wall_clock()
         started = self._clock()
         owner = not tracemalloc.is_tracing()  # someone else's tracing is left running
