@@ -1,7 +1,23 @@
+from django.db import models
+from django.db.models.signals import post_delete, post_save
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
 
-class ProfilingAPIKeyManager(BaseAPIKeyManager):
+def _forget_verified_keys(**kwargs) -> None:
+    from profiling.authentication import forget_verified_keys
+
+    forget_verified_keys()
+
+
+class ProfilingAPIKeyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        # A bulk revoke (the admin action, revoke_api_key) sends no signal.
+        count = super().update(**kwargs)
+        _forget_verified_keys()
+        return count
+
+
+class ProfilingAPIKeyManager(BaseAPIKeyManager.from_queryset(ProfilingAPIKeyQuerySet)):
     pass
 
 
@@ -13,3 +29,8 @@ class ProfilingAPIKey(AbstractAPIKey):
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "API key"
         verbose_name_plural = "API keys"
+
+
+# Saved (a revoke, a new expiry) or deleted: verified keys remembered anywhere are forgotten.
+post_save.connect(_forget_verified_keys, sender=ProfilingAPIKey, dispatch_uid="riptide-forget-keys-save")
+post_delete.connect(_forget_verified_keys, sender=ProfilingAPIKey, dispatch_uid="riptide-forget-keys-delete")
