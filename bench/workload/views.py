@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bench.workload.models import Item
+from profiling.views.base import ProfilingView
 
 CATEGORIES = ["books", "music", "tools", "garden", "toys"]
 
@@ -32,8 +33,8 @@ def catalogue(request):
     return JsonResponse({"category": category, "count": len(items), "total_cents": total, "items": items})
 
 
-class TrivialView(APIView):
-    """A trivial DRF endpoint behind the same API key check and throttle as the profiling API."""
+class TrivialView(ProfilingView):
+    """A trivial endpoint behind the profiling API's own policy: API key check and throttle."""
 
     throttle_scope = "bench_trivial"
 
@@ -42,6 +43,8 @@ class TrivialView(APIView):
 
 
 class PublicTrivialView(APIView):
+    """A bare trivial DRF endpoint: no authentication, permission or throttle."""
+
     authentication_classes = []
     permission_classes = [AllowAny]
     throttle_classes = []
