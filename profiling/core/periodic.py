@@ -11,6 +11,7 @@ from collections.abc import Callable
 logger = logging.getLogger(__name__)
 
 _MAX_DISTINCT_ERRORS_LOGGED = 50
+_OVERFLOW_LOG_INTERVAL_SECS = 60.0
 
 
 class PeriodicWorker:
@@ -18,7 +19,9 @@ class PeriodicWorker:
 
     Ticks are drift-corrected: they are due at start + k * interval, and ticks missed
     while the process was busy are skipped, not bunched. An exception inside a tick is
-    logged once (with its traceback) per distinct error and the worker keeps going.
+    logged once (with its traceback) per distinct error and the worker keeps going;
+    past _MAX_DISTINCT_ERRORS_LOGGED distinct errors, further new ones are counted and
+    summed up in one warning a minute at most.
     The thread's own CPU time (its per-thread CPU clock) is kept for the overhead figure.
     """
 
@@ -33,7 +36,10 @@ class PeriodicWorker:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._logged_errors: set[str] = set()
+        self._unlogged_since_summary = 0
+        self._summary_logged_at: float | None = None
         self.error_count = 0
+        self.unlogged_error_count = 0
         self.tick_count = 0
         self.last_error: str | None = None
         self._cpu_seconds = 0.0
@@ -53,11 +59,6 @@ class PeriodicWorker:
     def running(self) -> bool:
         thread = self._thread
         return thread is not None and thread.is_alive()
-
-    @property
-    def thread_ident(self) -> int | None:
-        thread = self._thread
-        return thread.ident if thread is not None else None
 
     @property
     def cpu_seconds(self) -> float:
@@ -96,14 +97,39 @@ class PeriodicWorker:
             self.error_count += 1
             signature = f"{type(exc).__name__}: {exc}"
             self.last_error = signature
-            if signature not in self._logged_errors:
-                if len(self._logged_errors) < _MAX_DISTINCT_ERRORS_LOGGED:
-                    self._logged_errors.add(signature)
+            if signature in self._logged_errors:
+                return
+            if len(self._logged_errors) < _MAX_DISTINCT_ERRORS_LOGGED:
+                self._logged_errors.add(signature)
                 logger.warning(
                     "%s tick failed (further identical errors are counted, not logged)",
                     self.thread_name,
                     exc_info=True,
                 )
+                return
+            self._count_unlogged(signature)
+
+    def _count_unlogged(self, signature: str) -> None:
+        """Past the distinct errors logged one by one: count, and sum up once a minute at most."""
+        self.unlogged_error_count += 1
+        self._unlogged_since_summary += 1
+        now = self._clock()
+        if (
+            self._summary_logged_at is not None
+            and now - self._summary_logged_at < _OVERFLOW_LOG_INTERVAL_SECS
+        ):
+            return
+        logger.warning(
+            "%s: %d more tick errors with messages other than the %d already logged "
+            "(%d in all so far; summed up once a minute at most); the latest: %s",
+            self.thread_name,
+            self._unlogged_since_summary,
+            len(self._logged_errors),
+            self.error_count,
+            signature,
+        )
+        self._summary_logged_at = now
+        self._unlogged_since_summary = 0
 
     def _run(self) -> None:
         stop = self._stop_event
