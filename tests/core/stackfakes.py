@@ -65,6 +65,7 @@ class Driver:
         self.frames: dict = {}
         self.threads: dict = {}
         self.cpu: dict[int, float] = {}
+        self.wants_cpu: dict[int, bool] = {}
         self.gc = FakeGcTimer()
         self.now = 0.0
         self.sampler = StackSampler(
@@ -73,6 +74,7 @@ class Driver:
             frames=lambda: self.frames,
             threads=lambda: self.threads,
             thread_cpu=self.cpu.get,
+            wants_cpu=self.wants_cpu.get,
             labeler=CodeLabeler(project_root=str(ROOT)),
             gc_timer=self.gc,
             **kwargs,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import queue
+import sys
 import threading
 import time
 from types import SimpleNamespace
@@ -42,7 +43,7 @@ def report(driver: Driver, scope: str = "app", limit: int = 10) -> dict:
 
 
 def two_busy_threads() -> Driver:
-    """Thread 1 runs at all four samples after the baseline, thread 2 at the first only."""
+    """Thread 2 runs at the first sample after the baseline, thread 1 at the four after it."""
     driver = Driver()
     driver.frames = {
         1: stack_of(threading.Thread.run, handler, json.encoder.JSONEncoder.encode),
@@ -50,12 +51,32 @@ def two_busy_threads() -> Driver:
     }
     driver.cpu.update({1: 0.0, 2: 0.0})
     driver.sample(10.0)  # the sampler's first tick: baselines only
-    driver.cpu.update({1: 0.1, 2: 0.025})
+    driver.cpu[2] = 0.025
     driver.sample(10.1)
-    for step in (2, 3, 4):  # thread 2's clock no longer moves: off the CPU
+    for step in (1, 2, 3, 4):  # thread 2's clock no longer moves: off the CPU
         driver.cpu[1] = 0.1 * step
-        driver.sample(10.0 + 0.1 * step)
+        driver.sample(10.1 + 0.1 * step)
     return driver
+
+
+def test_stack_sampler_threads_running_at_one_sample_share_its_interval():
+    """Python threads share one GIL: two running at a sample have half of its interval each."""
+    driver = Driver()
+    driver.frames = {1: stack_of(threading.Thread.run, handler), 2: stack_of(threading.Thread.run, render)}
+    driver.cpu.update({1: 0.0, 2: 0.0})
+    driver.sample(1.0)
+    driver.cpu.update({1: 0.05, 2: 0.05})
+    driver.sample(1.1)
+    driver.cpu[1] = 0.15
+    driver.sample(1.2)
+    totals = driver.totals()
+    cpu = {
+        driver.sampler.labeler.label(stack[-1]).function_name: stats.cpu_secs
+        for stack, stats in totals.stacks.items()
+    }
+    assert cpu == {f"{__name__}.handler": pytest.approx(0.15), f"{__name__}.render": pytest.approx(0.05)}
+    # render was busy off the CPU at the second sample (its clock did not move)
+    assert (totals.cpu_secs, totals.wall_secs) == (pytest.approx(0.2), pytest.approx(0.4))
 
 
 def test_stack_sampler_first_tick_takes_only_baselines_and_counts_them_discarded():
@@ -146,6 +167,108 @@ def reader(sock):
     return sock.recv(1)
 
 
+def locker(lock):
+    return lock.acquire()
+
+
+def gil_samples(frame, wants_cpu: bool) -> dict:
+    """Four samples of a thread whose CPU clock moves, at `frame`, in a futex wait or not."""
+    from profiling.core.stacks.idle import CalleeReader
+
+    CalleeReader.shared().callee(frame.f_code, frame.f_lasti)  # the pass reads only known callees
+    driver = Driver()
+    driver.frames = {1: frame}
+    driver.wants_cpu[1] = wants_cpu
+    driver.cpu[1] = 0.0
+    driver.sample(1.0)
+    for step in range(1, 5):
+        driver.cpu[1] = 0.01 * step
+        driver.sample(1.0 + 0.1 * step)
+    return report(driver)
+
+
+def test_stack_sampler_thread_back_from_a_blocking_call_waiting_for_the_gil_is_running():
+    frame = stack_of(threading.Thread.run, reader, lasti=call_offset(reader, "recv"))
+    waiting = gil_samples(frame, wants_cpu=True)
+    assert (waiting["busy_samples"], waiting["cpu_bound_percent"]) == (4, 100.0)
+    blocked = gil_samples(frame, wants_cpu=False)
+    assert (blocked["busy_samples"], blocked["cpu_bound_percent"]) == (4, 0.0)
+
+
+def test_stack_sampler_sleeper_waiting_for_the_gil_is_busy_not_idle():
+    frame = stack_of(threading.Thread.run, napper, lasti=call_offset(napper, "sleep"))
+    assert (
+        gil_samples(frame, wants_cpu=True)["busy_samples"],
+        gil_samples(frame, wants_cpu=False)["busy_samples"],
+    ) == (
+        4,
+        0,
+    )
+
+
+def test_stack_sampler_futex_wait_in_a_lock_or_an_idle_function_is_still_a_wait():
+    lock_wait = gil_samples(
+        stack_of(threading.Thread.run, locker, lasti=call_offset(locker, "acquire")), True
+    )
+    assert (lock_wait["busy_samples"], lock_wait["cpu_bound_percent"]) == (4, 0.0)
+    pool_wait = gil_samples(stack_of(threading.Thread.run, queue.Queue.get, threading.Condition.wait), True)
+    assert (pool_wait["busy_samples"], pool_wait["idle_samples"]) == (0, 4)
+
+
+def ticked(cpu_in_window: float) -> tuple[Driver, list]:
+    """Two real ticks (injected clock and wait): due at 100.1 and 100.2, the GIL taken 2 and 10.5 ms late."""
+    waits = []
+    driver = Driver(sample_hz=10.0)
+
+    def wait(secs):
+        waits.append((round(secs, 6), sys.getswitchinterval()))
+        driver.now += secs
+        driver.cpu[1] += cpu_in_window * secs
+        return False
+
+    driver.sampler._wait = wait
+    driver.frames = {1: stack_of(threading.Thread.run, render)}
+    driver.threads = {1: SimpleNamespace(name="worker")}
+    driver.cpu[1] = 0.0
+    driver.now = 100.0
+    driver.sampler.on_start()
+    try:
+        driver.now = 100.102
+        driver.sampler.tick()
+        driver.now = 100.2105
+        driver.cpu[1] += 0.05  # CPU since the last tick, before the window
+        driver.sampler.tick()
+    finally:
+        driver.sampler.gc_timer.uninstall()
+    return driver, waits
+
+
+def test_stack_sampler_tick_samples_at_a_fixed_time_after_it_was_due_with_a_short_switch_interval():
+    """The sample's time must not depend on when the GIL came free: due + 2 switch intervals + 1 ms."""
+    from profiling.core.stacks.sampler import MIN_SAMPLE_WAIT_SECS, SAMPLE_SWITCH_INTERVAL_SECS
+
+    usual = sys.getswitchinterval()
+    driver, waits = ticked(cpu_in_window=0.5)
+    lead = 2 * usual + SAMPLE_SWITCH_INTERVAL_SECS
+    # the second tick came later than due + lead: it still waits the minimum
+    assert waits == [
+        (round(lead - 0.002, 6), SAMPLE_SWITCH_INTERVAL_SECS),
+        (MIN_SAMPLE_WAIT_SECS, SAMPLE_SWITCH_INTERVAL_SECS),
+    ]
+    assert sys.getswitchinterval() == usual
+    totals = driver.totals()
+    assert (totals.busy_samples, totals.discarded_samples) == (1, 1)
+    interval = 100.2105 + MIN_SAMPLE_WAIT_SECS - (100.1 + lead)
+    assert (totals.cpu_secs, totals.wall_secs) == (pytest.approx(interval), pytest.approx(interval))
+
+
+def test_stack_sampler_thread_that_did_not_run_just_before_the_sample_is_off_the_cpu():
+    """Its clock moved since the last tick, but not in the short window before the sample: waiting for the GIL."""
+    driver, _ = ticked(cpu_in_window=0.0)
+    totals = driver.totals()
+    assert (totals.busy_samples, totals.cpu_secs) == (1, 0.0)
+
+
 def test_stack_sampler_blocking_call_after_cpu_heavy_code_is_busy_off_the_cpu():
     driver = Driver()
     driver.frames = {1: stack_of(threading.Thread.run, handler)}
@@ -189,15 +312,17 @@ def test_stack_sampler_attributes_to_innermost_app_frame_with_exact_shares():
         50.0,
         0.35,
     )
-    assert (body["total_samples"], body["busy_samples"], body["discarded_samples"]) == (10, 8, 2)
+    assert (body["total_samples"], body["busy_samples"], body["discarded_samples"]) == (12, 10, 2)
     assert (body["cpu_bound_percent"], body["io_bound_percent"], body["memory_bound_percent"]) == (
-        62.5,
-        37.5,
+        50.0,
+        50.0,
         0.0,
     )
     assert body["recommendations"] == [
         f"Critical: Optimize {__name__}.handler (80.0% CPU time, impact score: 0.65)",
         f"Consider optimizing {__name__}.render (20.0% CPU time)",
+        "50.0% of busy time was spent off the CPU (I/O, locks, waiting for the GIL): "
+        "look at the hotspots with high wall_time_percent",
     ]
 
 
@@ -218,9 +343,12 @@ def test_stack_sampler_gc_time_is_memory_bound():
     driver = two_busy_threads()
     driver.gc.pending = 0.02
     driver.cpu[1] = 0.5
-    driver.sample(10.5)
-    # busy 1.0 thread-seconds, on the CPU 0.6 of which 0.02 in garbage collection
-    assert bound_split(driver.totals()) == (58.0, 40.0, 2.0)
+    driver.sample(10.6)
+    # busy 1.4 thread-seconds, on the CPU 0.7 of which 0.03 in garbage collection
+    driver.gc.pending = 0.01
+    driver.cpu[1] = 0.6
+    driver.sample(10.7)
+    assert bound_split(driver.totals()) == (47.9, 50.0, 2.1)
 
 
 def test_stack_sampler_never_samples_profiler_threads_or_itself():

@@ -92,6 +92,14 @@ BLOCKING_CALLEES = IDLE_CALLEES | frozenset(
     }
 )
 
+# Blocking built-ins that wait on a futex themselves: for these, a thread in a futex wait
+# may be waiting for the lock, not for the GIL.
+LOCK_CALLEES = frozenset({"acquire", "acquire_lock"})
+# Blocking built-ins a thread may look as if it were in while the kernel runs it there
+# (a non-blocking socket) or it is done with them and waits for the GIL to come back
+# (see ThreadSyscalls).
+GIL_RETURN_CALLEES = BLOCKING_CALLEES - LOCK_CALLEES
+
 MAX_CACHED = 20_000
 
 
@@ -121,6 +129,11 @@ class CalleeReader:
                 self._calls.clear()
             calls = self._calls[code] = _call_targets(code)
         return calls.get(lasti)
+
+    def cached(self, code: CodeType, lasti: int) -> str | None:
+        """The callee if this code object was read before, else None (no disassembly)."""
+        calls = self._calls.get(code)
+        return calls.get(lasti) if calls is not None else None
 
     def is_idle_call(self, code: CodeType, lasti: int) -> bool:
         return self.callee(code, lasti) in IDLE_CALLEES

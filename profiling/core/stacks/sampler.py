@@ -13,10 +13,16 @@ from profiling.core.frames import exclusive_pass
 from profiling.core.periodic import PeriodicWorker
 from profiling.core.stacks.exact import ExactCallCounter, all_threads_installer
 from profiling.core.stacks.gctime import GcTimer
-from profiling.core.stacks.idle import BLOCKING_CALLEES, IDLE_CALLEES, CalleeReader, is_idle_function
+from profiling.core.stacks.idle import (
+    BLOCKING_CALLEES,
+    GIL_RETURN_CALLEES,
+    IDLE_CALLEES,
+    CalleeReader,
+    is_idle_function,
+)
 from profiling.core.stacks.labels import CodeLabeler
 from profiling.core.stacks.store import Stack, StackStore
-from profiling.core.stacks.threadcpu import ThreadCpuClock
+from profiling.core.stacks.threadcpu import ThreadCpuClock, ThreadSyscalls
 
 PROFILER_THREAD_PREFIX = "riptide-"
 MAX_DEPTH = 128
@@ -24,6 +30,17 @@ MAX_DEPTH = 128
 # them go: past this many stacks, or label ids in them (8 bytes each), it starts afresh.
 MAX_INDEXED_STACKS = 20_000
 MAX_INDEXED_FRAMES = 250_000
+
+# While a tick waits for its sample time, the process switches threads this often, so
+# the GIL holder gives it up to the sampler within about this long of that time.
+SAMPLE_SWITCH_INTERVAL_SECS = 0.001
+
+# A tick that got the GIL late still waits this long with the short switch interval, so
+# its sample does not land where the GIL came free and the CPU clocks have a window.
+MIN_SAMPLE_WAIT_SECS = 0.002
+# At a sample, a thread counts as running if it spent at least this share of the short
+# wait before the sample on the CPU: one that waited for the GIL all along did not.
+RECENT_CPU_FRACTION = 0.05
 
 FrameSource = Callable[[], Mapping[int, FrameType]]
 ThreadSource = Callable[[], Mapping[int, threading.Thread]]
@@ -139,6 +156,7 @@ class _ThreadState:
         "stack",
         "idle",
         "blocked",
+        "gil_checkable",
         "counted_app",
         "counted_leaf",
         "chain_ids",
@@ -163,6 +181,7 @@ class _ThreadState:
         self.stack: Stack = ()
         self.idle = False
         self.blocked = False
+        self.gil_checkable = False
         # The last walked stack, innermost first: frame ids, their code objects,
         # their labels, and each frame id's position.
         self.chain_ids: list[int] = []
@@ -196,6 +215,8 @@ class StackSampler(PeriodicWorker):
         gc_timer: GcTimer | None = None,
         max_window_secs: float = 600.0,
         full: bool = False,
+        wait: Callable[[float], bool] | None = None,
+        wants_cpu: Callable[[int], bool | None] | None = None,
     ):
         if not 0 < sample_hz <= 10_000:
             raise ValueError("sample_hz must be positive")
@@ -206,6 +227,10 @@ class StackSampler(PeriodicWorker):
         self._threads = threads
         self._cpu_clock = ThreadCpuClock()
         self._thread_cpu = thread_cpu or self._cpu_clock.read
+        if wants_cpu is None and thread_cpu is None:
+            syscalls = ThreadSyscalls()
+            wants_cpu = syscalls.wants_cpu if syscalls.available else None
+        self._wants_cpu = wants_cpu
         self.cpu_clock_available = thread_cpu is not None or self._cpu_clock.available
         self.labeler = labeler or CodeLabeler.shared()
         self.store = store or StackStore(
@@ -218,6 +243,8 @@ class StackSampler(PeriodicWorker):
         self._app_index_frames = 0
         self._idle_labels: dict[int, bool] = {}
         self._last_tick: float | None = None
+        self._schedule_start: float | None = None
+        self._wait = wait or (lambda secs: self._stop_event.wait(secs))
         # One sample stands for at most this long (after a stall of the sampler).
         self.max_gap_secs = max(1.0, 5.0 / sample_hz)
         # Exact call counts over bounded windows, only with full profiling.
@@ -228,6 +255,7 @@ class StackSampler(PeriodicWorker):
     def on_start(self) -> None:
         self.gc_timer.install()
         self.gc_timer.take()
+        self._schedule_start = self._clock()
 
     def stop(self, timeout: float = 5.0) -> None:
         super().stop(timeout)
@@ -243,22 +271,70 @@ class StackSampler(PeriodicWorker):
         return self._clock()
 
     def tick(self) -> None:
+        """Sample at a time that does not depend on when the GIL came free.
+
+        The worker wakes when a tick is due, but gets the GIL only when its holder
+        releases it: at its next blocking call, or after the switch interval (5 ms).
+        Sampling then would find threads at their blocking calls and miss CPU bursts
+        shorter than the switch interval (a 5 ms view is caught at the socket write
+        after it). So the tick shortens the switch interval, waits until a fixed time
+        after the due time (later than the GIL usually takes to come free; at least
+        MIN_SAMPLE_WAIT_SECS), and samples there, within about SAMPLE_SWITCH_INTERVAL_SECS;
+        then it restores the interval.
+        The threads' CPU clocks are read when the wait starts too: a thread is running
+        at the sample only if it used the CPU in that short window (a thread waiting for
+        the GIL does not).
+        """
         if self.exact is not None:
             self.exact.poll()
-        self.sample(self._clock())
+        usual = sys.getswitchinterval()
+        short = min(usual, SAMPLE_SWITCH_INTERVAL_SECS)
+        sys.setswitchinterval(short)
+        try:
+            now = self._clock()
+            delay = MIN_SAMPLE_WAIT_SECS
+            if self._schedule_start is not None:
+                # The due time nearest to now (the worker may wake a hair before it), and a
+                # lead past it longer than the GIL usually takes to come free.
+                lead = min(2 * usual + SAMPLE_SWITCH_INTERVAL_SECS, 0.5 * self.interval)
+                due = self._schedule_start + self.interval * round(
+                    (now - self._schedule_start) / self.interval
+                )
+                delay = max(due + lead - now, delay)
+            before = self._cpu_snapshot()
+            if self._wait(delay):
+                return  # stopping
+            self.sample(self._clock(), recent=(before, delay))
+        finally:
+            if sys.getswitchinterval() == short:  # unless someone else changed it meanwhile
+                sys.setswitchinterval(usual)
 
-    def sample(self, now: float) -> None:
-        """Take one sample of every thread at monotonic time `now`."""
+    def _cpu_snapshot(self) -> dict[int, float | None]:
+        """Every thread's CPU clock now, by ident."""
+        read = self._thread_cpu
+        return {ident: read(ident) for ident in list(self._threads())}
+
+    def sample(self, now: float, recent: tuple[dict[int, float | None], float] | None = None) -> None:
+        """Take one sample of every thread at monotonic time `now`.
+
+        `recent` is (CPU clocks by ident, seconds ago): a thread may be running at the
+        sample if it spent RECENT_CPU_FRACTION of that short window on the CPU (from zero
+        for a thread started since); without it, if its clock moved since its last sample.
+        The threads running at a sample share its interval of CPU (they share one GIL).
+        """
         interval = self._interval(now)
-        walks = self._walk_all(interval is not None)
+        walks = self._walk_all(interval is not None, recent)
         records = []
         unmeasured = 0
-        for state, cpu_delta, walk in walks:
+        for state, rate, walk, gil_wait in walks:
             if walk is None:
                 unmeasured += 1
             else:
                 assert interval is not None
-                records.append(self._observe(state, walk, cpu_delta, interval))
+                records.append(self._observe(state, walk, rate, interval, gil_wait))
+        running = sum(1 for record in records if record[2] > 0)
+        if running > 1:
+            records = [(r[0], r[1], r[2] / running, *r[3:]) for r in records]
         discarded = len(walks) if interval is None else 0
         self._record(now, records, unmeasured if interval is not None else 0, discarded)
 
@@ -269,12 +345,12 @@ class StackSampler(PeriodicWorker):
             return None  # the first tick, or a clock that did not advance: nothing to stand for
         return min(now - last, self.max_gap_secs)
 
-    def _walk_all(self, measure: bool) -> list[tuple]:
+    def _walk_all(self, measure: bool, recent: tuple[dict[int, float | None], float] | None) -> list[tuple]:
         """Read every sampled thread's frames in one pass, as plain values.
 
-        Returns (state, CPU seconds since its last sample or since it started, walk),
-        with no walk for a thread whose CPU clock cannot be read or when `measure` is off
-        (the CPU clocks are still read: they are the next tick's baselines).
+        Returns (state, whether its CPU clock moved, walk, back from a blocking call and
+        waiting for the GIL), with no walk for a thread whose CPU clock cannot be read or
+        when `measure` is off (the clocks are still read: the next tick's baselines).
 
         Reading another thread's frames is only safe while that thread cannot run:
         on CPython 3.11 a frame it pops meanwhile can leave `f_back` pointing at
@@ -290,6 +366,8 @@ class StackSampler(PeriodicWorker):
             active = self._threads()
             own = threading.get_ident()
             states = self._states
+            callees, wants_cpu = self._callees, self._wants_cpu
+            recent_cpu, recent_secs = (None, 0.0) if recent is None or recent[1] <= 0 else recent
             walks = []
             frame = None
             for ident, frame in frames.items():
@@ -305,35 +383,53 @@ class StackSampler(PeriodicWorker):
                 cpu = self._thread_cpu(ident)
                 last_cpu, state.last_cpu = state.last_cpu, cpu
                 if cpu is None or not measure:
-                    walks.append((state, 0.0, None))
+                    walks.append((state, 0.0, None, False))
                     continue
                 # A thread not seen before started since the last tick (every live thread is
                 # in every pass), and its CPU clock started at zero: all of it is new.
-                cpu_delta = cpu - last_cpu if last_cpu is not None else cpu
-                walks.append((state, max(cpu_delta, 0.0), _walk(state, frame)))
+                rate = 1.0 if (cpu - last_cpu if last_cpu is not None else cpu) > 0 else 0.0
+                if recent_cpu is not None:
+                    before = recent_cpu.get(ident, 0.0)  # absent: started since
+                    if before is not None:
+                        used = cpu - before if cpu >= before else cpu  # a new thread on a reused ident
+                        rate = min(1.0, used / recent_secs)
+                walk = _walk(state, frame)
+                # In a blocking built-in by its frame, but running in the kernel or waiting
+                # for the GIL: not blocked (read while no other thread can move).
+                gil_wait = (
+                    wants_cpu is not None
+                    and callees.cached(walk[1], walk[3]) in GIL_RETURN_CALLEES
+                    and wants_cpu(ident) is True
+                )
+                walks.append((state, rate, walk, gil_wait))
             if len(states) > len(frames):
                 for ident in [i for i in states if i not in frames]:
                     del states[ident]
             frames = frame = None  # no frame outlives the pass
             return walks
 
-    def _observe(self, state: _ThreadState, walk: tuple, cpu_delta: float, interval: float) -> tuple:
+    def _observe(
+        self, state: _ThreadState, walk: tuple, rate: float, interval: float, gil_wait: bool = False
+    ) -> tuple:
         """One thread's sample: (stack, idle, cpu secs, wall secs, label of a new attributed call, of a new leaf call).
 
         The sample stands for the whole interval, on the CPU when the thread is running
-        at the sample: its innermost frame is not in a wait or a blocking call, and its
-        CPU clock moved since the last sample. The CPU an interval used is never charged
-        to the stack seen at its end (a sleeper after CPU-heavy code would collect it);
-        each stack gets the interval in proportion to how often samples find it running,
-        which also counts a thread that lives for one sample only.
+        at the sample: its innermost frame is not in a wait or a blocking call (or it is
+        back from one and waits for the GIL), and it used the CPU just before (see
+        `sample`). The CPU an interval used is never charged to the stack seen at its end
+        (a sleeper after CPU-heavy code would collect it); each stack gets the interval
+        in proportion to how often samples find it running, which also counts a thread
+        that lives for one sample only.
         """
         leaf_id, leaf_code, parent_id, lasti, fresh, reuse_at, truncated = walk
         if fresh is None:  # the same call is still running: the same stack
             if lasti != state.lasti:
                 state.lasti = lasti
-                state.idle, state.blocked = self._leaf_state(state.stack, leaf_code, lasti)
-            on_cpu = cpu_delta > 0 and not state.blocked
-            return (state.stack, state.idle, interval if on_cpu else 0.0, interval, None, None)
+                state.idle, state.blocked, state.gil_checkable = self._leaf_state(
+                    state.stack, leaf_code, lasti
+                )
+            idle, on_cpu = self._running(state, rate, gil_wait)
+            return (state.stack, idle, interval if on_cpu else 0.0, interval, None, None)
         chain_ids: list[int] = []
         chain_codes: list[CodeType] = []
         labels: list[int] = []
@@ -373,9 +469,21 @@ class StackSampler(PeriodicWorker):
         state.positions = positions
         state.leaf_id, state.leaf_code, state.parent_id = leaf_id, leaf_code, parent_id
         state.lasti, state.stack = lasti, stack
-        state.idle, state.blocked = self._leaf_state(stack, leaf_code, lasti)
-        on_cpu = cpu_delta > 0 and not state.blocked
-        return (stack, state.idle, interval if on_cpu else 0.0, interval, new_attributed, new_leaf)
+        state.idle, state.blocked, state.gil_checkable = self._leaf_state(stack, leaf_code, lasti)
+        idle, on_cpu = self._running(state, rate, gil_wait)
+        return (stack, idle, interval if on_cpu else 0.0, interval, new_attributed, new_leaf)
+
+    @staticmethod
+    def _running(state: _ThreadState, rate: float, gil_wait: bool) -> tuple[bool, bool]:
+        """(idle, on the CPU) for a sample of a thread whose leaf state is known.
+
+        A thread that ran just now and waits for the GIL at the end of a blocking call
+        is running; one that waits for it after a sleep without having run stays idle.
+        """
+        ran = rate >= RECENT_CPU_FRACTION
+        if ran and gil_wait and state.gil_checkable:
+            return False, True
+        return state.idle, ran and not state.blocked
 
     def _attributed_position(self, stack: Stack) -> int:
         """Index in `stack` of its innermost application frame, else of its leaf."""
@@ -395,18 +503,23 @@ class StackSampler(PeriodicWorker):
         self._app_index_frames += len(stack)
         return position
 
-    def _leaf_state(self, stack: Stack, code: CodeType, lasti: int) -> tuple[bool, bool]:
-        """(idle, off the CPU): a known wait function at the leaf, or the leaf calling a wait or a blocking built-in."""
+    def _leaf_state(self, stack: Stack, code: CodeType, lasti: int) -> tuple[bool, bool, bool]:
+        """(idle, off the CPU, maybe back from the call): from the leaf function or what it calls.
+
+        Idle: a known wait function at the leaf, or the leaf calling a built-in that
+        only waits. Off the CPU: idle, or calling a blocking built-in. The last flag
+        marks a blocking built-in that a thread waiting for the GIL may still show.
+        """
         leaf = stack[-1]
         idle = self._idle_labels.get(leaf)
         if idle is None:
             idle = self._idle_labels[leaf] = is_idle_function(self.labeler.label(leaf).function_name)
         if idle:
-            return True, True
+            return True, True, False
         callee = self._callees.callee(code, lasti)
         if callee is None:
-            return False, False
-        return callee in IDLE_CALLEES, callee in BLOCKING_CALLEES
+            return False, False, False
+        return callee in IDLE_CALLEES, callee in BLOCKING_CALLEES, callee in GIL_RETURN_CALLEES
 
     def _record(self, now: float, records: list[tuple], unmeasured: int, discarded: int) -> None:
         gc_secs = self.gc_timer.take()
