@@ -86,7 +86,8 @@ class LiveFeedConsumer(AsyncWebsocketConsumer):
 
     # No channel layer per client: the feed fans out in process (the in-memory layer's
     # receive() scans every channel). Other processes' messages (REDIS_URL) arrive through
-    # one subscriber per process that hands them to the feed (feed.RemotePublisher).
+    # the process's one cross-instance link, which hands them to the feed
+    # (profiling/cluster/link.py, feed.deliver_to_current_feed).
     channel_layer_alias = None
     feed = None
     queue: asyncio.Queue | None = None

@@ -6,7 +6,9 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 
+from profiling.cluster import link_of
 from profiling.core.runtime import ProfilingRuntime
+from profiling.feed import current_feed
 from profiling.settings import profiling_settings
 
 MIB = 1024 * 1024
@@ -86,6 +88,50 @@ class RuntimeCollector:
         yield CounterMetricFamily(
             "riptide_profiler_errors", "Errors inside the profiler's workers.", value=errors
         )
+        yield from _feed_counters()
+        yield from _link_counters(runtime)
+
+
+def _feed_counters():
+    """The live feed of this process (zero before a client ever connected)."""
+    feed = current_feed()
+    for name, attribute, help_text in (
+        ("riptide_feed_messages_sent", "sent", "Live feed messages handed to a client's queue."),
+        (
+            "riptide_feed_messages_dropped",
+            "dropped",
+            "Live feed messages a client missed because its queue was full.",
+        ),
+        (
+            "riptide_feed_clients_stalled",
+            "disconnected_stalled",
+            "Live feed clients disconnected because they stopped reading.",
+        ),
+    ):
+        yield CounterMetricFamily(name, help_text, value=getattr(feed, attribute, 0) if feed else 0)
+
+
+def _link_counters(runtime: ProfilingRuntime):
+    """The cross-instance link (REDIS_URL); zero without one."""
+    link = link_of(runtime)
+    for name, attribute, help_text in (
+        (
+            "riptide_cluster_messages_published",
+            "published",
+            "Samples and events this instance published to the other instances.",
+        ),
+        (
+            "riptide_cluster_messages_received",
+            "received",
+            "Samples and events received from the other instances.",
+        ),
+        (
+            "riptide_cluster_messages_dropped",
+            "dropped",
+            "Samples and events not published because the outbox to Redis was full.",
+        ),
+    ):
+        yield CounterMetricFamily(name, help_text, value=getattr(link, attribute, 0) if link else 0)
 
 
 _registries: dict[int, CollectorRegistry] = {}

@@ -76,10 +76,6 @@ class SystemSampler(PeriodicWorker):
     def add_listener(self, listener: Callable[[Sample], None]) -> None:
         self._listeners.append(listener)
 
-    def remove_listener(self, listener: Callable[[Sample], None]) -> None:
-        if listener in self._listeners:
-            self._listeners.remove(listener)
-
     def on_start(self) -> None:
         self.prime()
 
