@@ -106,6 +106,28 @@ def test_host_hot_function_is_the_top_hotspot_of_every_worker(host):
         hotspot = body["hotspots"][0]
         where = (hotspot.get("file_location"), hotspot.get("line_number"))
         assert where == (HOT_FUNCTION_FILE, HOT_FUNCTION_LINE), (name, hotspot)
+        # Measured from /proc: crunch uses over 80 % of a worker's CPU under this load.
+        assert hotspot["cpu_time_percent"] >= 50, (name, summary_of_bottlenecks(body))
+
+
+def test_the_servers_own_idle_waits_are_never_hotspots(host):
+    """The host's code never waits here, so a hotspot with no CPU at all is a wait of the server's own."""
+    loaded(host)
+    waits = {}
+    with host.server.client() as client:
+        for item in instances(client)["instances"]:
+            _top, body = top_hotspot(client, item["instance"])
+            waits[item["instance"]] = [
+                (
+                    h["function_name"],
+                    h.get("impact_score"),
+                    h.get("cpu_time_percent"),
+                    h.get("wall_time_percent"),
+                )
+                for h in body["hotspots"]
+                if h.get("impact_score", 0) >= 0.05 and h.get("cpu_time_percent", 0) < 1
+            ]
+    assert not any(waits.values()), f"idle waits ranked as hotspots (name, impact, cpu %, wall %): {waits}"
 
 
 def test_host_leak_is_named_by_leak_detection_in_every_worker(host):
