@@ -96,8 +96,8 @@ def _link_downloads(result: dict, linked: bool) -> None:
     instance = result.get("instance")
     entries = result.get("snapshots") if isinstance(result.get("snapshots"), list) else [result]
     for entry in entries:
-        if not isinstance(entry, dict) or not entry.get("snapshot_id") or "download_url" not in entry:
-            continue
+        if not isinstance(entry, dict) or not entry.get("snapshot_id") or "size_bytes" not in entry:
+            continue  # not a snapshot's record
         url = reverse("profiling:snapshot-download", args=[entry["snapshot_id"]])
         if linked and instance:
             url = f"{url}?instance={quote(instance, safe=':')}"

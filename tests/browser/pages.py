@@ -39,7 +39,7 @@ def log_in(browser, server):
     page.set_default_timeout(15_000)
     watch = PageWatch(page, server.base_url)
     page.goto(server.base_url + "/")
-    assert urlsplit(page.url).path == "/accounts/login/"
+    assert urlsplit(page.url).path == "/profiling/login/"
     page.fill("#id_username", USERNAME)
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")

@@ -43,9 +43,10 @@ def test_dashboard_charts_gain_points_live_and_feed_reconnects_after_restart(bro
     server.start()
     page.wait_for_selector("#connection-status[data-state=open]", timeout=30_000)
     wait_until(lambda: points(page, "memory-chart") >= 2, "the memory chart after the restart")
-    # While the server was down the browser logged its refused reconnection attempts.
-    refused = [e for e in watch.errors if "/ws/profiling/live/" in e and "ERR_CONNECTION_REFUSED" in e]
-    assert refused
+    # While the server was down the browser logged its refused reconnection attempts (and
+    # any panel refresh that fell into that time).
+    refused = [e for e in watch.errors if "ERR_CONNECTION_REFUSED" in e]
+    assert any("/ws/profiling/live/" in e for e in refused)
     watch.errors = [e for e in watch.errors if e not in refused]
     watch.assert_clean()
 

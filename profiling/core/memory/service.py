@@ -11,7 +11,7 @@ from profiling.core.memory.allocator import read_allocator
 from profiling.core.memory.census import CensusTaker
 from profiling.core.memory.compare import compare_snapshots
 from profiling.core.memory.detector import LeakDetector
-from profiling.core.memory.snapshots import FORMAT, SnapshotFile, SnapshotStore, download_url
+from profiling.core.memory.snapshots import FORMAT, SnapshotFile, SnapshotStore
 from profiling.core.memory.tracing import AllocationTracker
 from profiling.core.periodic import PeriodicWorker
 from profiling.core.timefmt import iso_utc
@@ -136,7 +136,6 @@ class MemoryAnalysis:
             "file_path": str(written.path),
             "size_bytes": written.size_bytes,
             "status": "completed",
-            "download_url": download_url(written.snapshot_id),
         }
         runtime.count("snapshots")
         runtime.publish_event({"type": "snapshot", "instance": runtime.instance, **response})

@@ -263,7 +263,6 @@ class SnapshotStore:
             "file_path": str(snapshot.path),
             "size_bytes": snapshot.size_bytes,
             "created_at": iso_utc(snapshot.created),
-            "download_url": download_url(snapshot.snapshot_id),
         }
 
 
@@ -273,7 +272,3 @@ def _storage_error(exc: OSError, what: str) -> ProfilingError:
         return StorageFullError("Not enough disk space for the snapshot; nothing was kept.")
     logger.error("could not write %s", what, exc_info=exc)
     return ProfilingError(f"Could not write the snapshot: {exc.strerror or exc}.")
-
-
-def download_url(snapshot_id: str) -> str:
-    return f"/api/profiling/snapshot/{snapshot_id}/download"

@@ -378,7 +378,7 @@
         break;
       case "snapshot":
         addEvent(message.timestamp, instanceTag(message) + "Snapshot " + (message.snapshot_id || "") + " written");
-        if (message.download_url && message.instance === target()) { showSnapshot(message); }
+        if (message.snapshot_id && message.instance === target()) { showSnapshot(message); }
         break;
       case "error":
         addEvent(null, "Feed: " + message.detail);
@@ -536,8 +536,15 @@
 
   // -- snapshots -------------------------------------------------------------------------
 
+  // The API's answers carry the link; a feed event carries the id, and the link is built alike.
+  function downloadUrl(snapshot) {
+    if (snapshot.download_url) { return snapshot.download_url; }
+    var url = API + "snapshot/" + encodeURIComponent(snapshot.snapshot_id) + "/download";
+    return snapshot.instance && snapshot.instance !== OWN ? url + "?instance=" + encodeURIComponent(snapshot.instance) : url;
+  }
+
   function showSnapshot(snapshot) {
-    var link = el("a", { "class": "download", href: snapshot.download_url, download: (snapshot.snapshot_id || "snapshot") + ".json",
+    var link = el("a", { "class": "download", href: downloadUrl(snapshot), download: (snapshot.snapshot_id || "snapshot") + ".json",
       id: "snapshot-download", text: "Download " + snapshot.snapshot_id + " (" + mb(snapshot.size_bytes) + ")" });
     show($("snapshot-result"), [link, el("p", { "class": "muted", text: "Status " + snapshot.status + " · " +
       clock(snapshot.timestamp) + (snapshot.instance ? " · " + snapshot.instance : "") +
