@@ -31,12 +31,16 @@ class ProfilerMiddleware:
     def __init__(self, app, profiler: ProfilingRuntime, *, max_bytes: int):
         self.app = app
         self.profiler = profiler
-        self.limited = BodySizeLimitMiddleware(app, max_bytes=max_bytes)
         self._paths: tuple[str, ...] | None = None
+        self.limited = BodySizeLimitMiddleware(app, max_bytes=max_bytes, paths=self.profiling_paths)
 
-    def _is_profiling_path(self, scope) -> bool:
+    def profiling_paths(self) -> tuple[str, ...]:
         if self._paths is None:
             self._paths = profiling_paths()
+        return self._paths
+
+    def _is_profiling_path(self, scope) -> bool:
+        self.profiling_paths()
         path = scope.get("path", "")
         root = scope.get("root_path", "")
         if root and path.startswith(root):
