@@ -31,9 +31,10 @@ INSTANCE_PATTERN = re.compile(INSTANCE_REGEX)
 
 INSTANCE_PARAMETER = OpenApiParameter(
     "instance",
-    {"type": "string", "pattern": INSTANCE_REGEX, "maxLength": 211},
+    # Empty means absent (`?instance=$NAME` with nothing in NAME): the schema says so too.
+    {"type": "string", "pattern": f"^$|{INSTANCE_REGEX}", "maxLength": 211},
     description="host:pid of the instance to ask (GET /api/profiling/instances lists them); "
-    "default: the process that answers. Another instance needs REDIS_URL.",
+    "absent or empty: the process that answers. Another instance needs REDIS_URL.",
 )
 REMOTE_ERRORS = {
     404: OpenApiResponse(ErrorSerializer, description="No such live instance (or no such result)."),
