@@ -769,8 +769,11 @@ def host_untouched_problems(server: HostServer) -> list[str]:
 
 
 def cookie_plaintext(value: str) -> str:
-    """What a signed Django cookie (messages, signed cookies) says, read without its key."""
-    payload = value.strip('"').rsplit(":", 1)[0]
+    """What a signed Django cookie (messages, signed cookies) says, read without its key.
+
+    The value is `payload[:timestamp]:signature`; a payload starting with "." is zlib-compressed.
+    """
+    payload = value.strip('"').split(":", 1)[0]
     compressed = payload.startswith(".")
     payload = payload.lstrip(".")
     try:

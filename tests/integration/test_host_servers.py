@@ -8,6 +8,7 @@ view (`hostapp.work.crunch`, about 30 ms a request, 64 KiB leaked into `hostapp.
 from __future__ import annotations
 
 from contextlib import ExitStack
+from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
@@ -156,6 +157,31 @@ def test_redis_keys_live_under_the_host_cache_prefix(host):
     assert keys, "nothing in the host's Redis database"
     foreign = [key for key in keys if host.prefix not in key]
     assert not foreign, f"Redis keys outside the host's KEY_PREFIX {host.prefix!r}: {foreign[:20]}"
+
+
+@pytest.mark.parametrize(
+    "host", [kind for kind, options in SERVERS.items() if options["uses_redis"]], indirect=True
+)
+def test_metrics_of_every_instance_carry_an_instance_label(host):
+    with host.server.client() as client:
+        listed = [item["instance"] for item in instances(client)["instances"]]
+        response = client.get("/profiling/metrics", params={"instances": "all"})
+    assert response.status_code == 200, response.text[:1000]
+    missing = [name for name in listed if f'instance="{name}"' not in response.text]
+    assert not missing, (missing, response.text[:3000])
+
+
+@pytest.mark.parametrize("host", ["daphne"], indirect=True)
+def test_a_snapshot_lands_in_the_host_profiling_snapshot_dir_and_downloads(host):
+    snapshot_dir = host.server.project.path / "var" / "snapshots"  # settings.PROFILING["SNAPSHOT_DIR"]
+    with host.server.client() as client:
+        created = client.post("/api/profiling/snapshot")
+        assert created.status_code == 200, created.text[:1000]
+        body = created.json()
+        assert Path(body["file_path"]).parent == snapshot_dir, body
+        download = client.get(body["download_url"])
+    assert download.status_code == 200, download.text[:500]
+    assert download.content == (snapshot_dir / f"{body['snapshot_id']}.json").read_bytes()
 
 
 @pytest.mark.parametrize("host", ["daphne"], indirect=True)
