@@ -195,15 +195,11 @@ def test_stack_sampler_thread_back_from_a_blocking_call_waiting_for_the_gil_is_r
     assert (blocked["busy_samples"], blocked["cpu_bound_percent"]) == (4, 0.0)
 
 
-def test_stack_sampler_sleeper_waiting_for_the_gil_is_busy_not_idle():
+def test_stack_sampler_sleeper_back_from_its_sleep_and_waiting_for_the_gil_stays_idle():
     frame = stack_of(threading.Thread.run, napper, lasti=call_offset(napper, "sleep"))
-    assert (
-        gil_samples(frame, wants_cpu=True)["busy_samples"],
-        gil_samples(frame, wants_cpu=False)["busy_samples"],
-    ) == (
-        4,
-        0,
-    )
+    for wants_cpu in (True, False):
+        body = gil_samples(frame, wants_cpu=wants_cpu)
+        assert (body["busy_samples"], body["idle_samples"]) == (0, 4)
 
 
 def test_stack_sampler_futex_wait_in_a_lock_or_an_idle_function_is_still_a_wait():

@@ -97,8 +97,8 @@ BLOCKING_CALLEES = IDLE_CALLEES | frozenset(
 LOCK_CALLEES = frozenset({"acquire", "acquire_lock"})
 # Blocking built-ins a thread may look as if it were in while the kernel runs it there
 # (a non-blocking socket) or it is done with them and waits for the GIL to come back
-# (see ThreadSyscalls).
-GIL_RETURN_CALLEES = BLOCKING_CALLEES - LOCK_CALLEES
+# (see ThreadSyscalls). Not the waits: a thread back from a sleep has been idle.
+GIL_RETURN_CALLEES = BLOCKING_CALLEES - LOCK_CALLEES - IDLE_CALLEES
 
 MAX_CACHED = 20_000
 
