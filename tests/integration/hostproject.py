@@ -340,12 +340,14 @@ def create_host_project(dest: Path, venv: HostVenv) -> HostProject:
     return project
 
 
-# gunicorn's two ways here: sync workers forked from a master that imported the app
-# (--preload), and gthread workers (a thread pool each) that import it after the fork.
+# gunicorn's ways here: sync workers forked from a master that imported the app (--preload),
+# gthread workers (a thread pool each) and uvicorn workers (ASGI), both importing it after the fork.
 GUNICORN_WORKERS = {
-    "gunicorn": ["--worker-class=sync", "--preload"],
-    "gunicorn-gthread": ["--worker-class=gthread", "--threads=4"],
+    "gunicorn": ("mysite.wsgi:application", ["--worker-class=sync", "--preload"]),
+    "gunicorn-gthread": ("mysite.wsgi:application", ["--worker-class=gthread", "--threads=4"]),
+    "gunicorn-uvicorn": ("mysite.asgi:application", ["--worker-class=uvicorn.workers.UvicornWorker"]),
 }
+WSGI_KINDS = {kind for kind, (app, _) in GUNICORN_WORKERS.items() if app.startswith("mysite.wsgi")}
 
 
 class HostServer:
@@ -375,10 +377,10 @@ class HostServer:
         bind = f"127.0.0.1:{self.port}"
         venv = self.project.venv
         if self.kind.startswith("gunicorn"):
-            workers = GUNICORN_WORKERS[self.kind]
+            app, workers = GUNICORN_WORKERS[self.kind]
             return [
                 str(venv.bin("gunicorn")),
-                "mysite.wsgi:application",
+                app,
                 "--workers=2",
                 *workers,
                 f"--bind={bind}",

@@ -1,5 +1,5 @@
-"""The host project under gunicorn (2 sync workers with --preload; 2 gthread workers), uvicorn --workers 2
-(all three with Redis) and Daphne (without).
+"""The host project under gunicorn (2 sync workers with --preload; 2 gthread; 2 uvicorn workers),
+uvicorn --workers 2 (all with Redis) and Daphne (without).
 
 Each server runs once for all the tests of its kind, with a steady load on the host's CPU
 view (`hostapp.work.crunch`, about 30 ms a request, 64 KiB leaked into `hostapp.leak`).
@@ -23,6 +23,7 @@ from tests.integration.hostproject import (
     HOT_FUNCTION_LINE,
     SUPERUSER,
     SUPERUSER_PASSWORD,
+    WSGI_KINDS,
     admin_add_api_key,
     cookie_plaintext,
     failure_context,
@@ -42,6 +43,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 SERVERS = {
     "gunicorn": {"workers": 2, "uses_redis": True},
     "gunicorn-gthread": {"workers": 2, "uses_redis": True},
+    "gunicorn-uvicorn": {"workers": 2, "uses_redis": True},
     "uvicorn": {"workers": 2, "uses_redis": True},
     "daphne": {"workers": 1, "uses_redis": False},
 }
@@ -235,7 +237,7 @@ def test_dashboard_at_profiling_draws_live_charts_polling_under_wsgi_and_by_webs
     wait_until(lambda: points(page, "memory-chart") >= drawn + 2, "two more points in the memory chart")
     assert page.get_attribute("#status-badge", "data-status") in {"normal", "warning", "critical"}
     connection = page.inner_text("#connection-status")
-    if server.kind.startswith("gunicorn"):
+    if server.kind in WSGI_KINDS:
         assert "polling" in connection, connection
         assert sockets == []
     else:
