@@ -2,10 +2,10 @@ from django.db import models
 from django.db.models.signals import post_delete, post_save
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
+from profiling.keycache import forget_verified_keys
+
 
 def _forget_verified_keys(**kwargs) -> None:
-    from profiling.authentication import forget_verified_keys
-
     forget_verified_keys()
 
 

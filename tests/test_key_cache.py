@@ -11,8 +11,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from profiling import authentication
-from profiling.authentication import GENERATION_CACHE_KEY, VerifiedKeyCache, resolve_api_key
+from profiling import keycache
+from profiling.authentication import resolve_api_key
+from profiling.keycache import GENERATION_CACHE_KEY, VerifiedKeyCache
 from profiling.models import ProfilingAPIKey
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +32,7 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch):
     clock = FakeClock()
-    monkeypatch.setattr(authentication, "verified_keys", VerifiedKeyCache(ttl=5.0, clock=clock))
+    monkeypatch.setattr(keycache, "verified_keys", VerifiedKeyCache(ttl=5.0, clock=clock))
     return clock
 
 
@@ -61,13 +62,13 @@ def test_a_wrong_key_with_a_known_prefix_is_never_remembered(make_key, clock, dj
     wrong = key[:-1] + ("x" if key[-1] != "x" else "y")
     with django_assert_num_queries(1):
         assert resolve_api_key(wrong) is None
-    assert len(authentication.verified_keys) == 1
+    assert len(keycache.verified_keys) == 1
 
 
 def test_the_cache_holds_a_digest_never_the_key(make_key, clock):
     _, key = make_key("a")
     resolve_api_key(key)
-    stored = list(authentication.verified_keys._entries)
+    stored = list(keycache.verified_keys._entries)
     assert len(stored) == 1
     assert key.encode() not in stored[0] and key.split(".")[1].encode() not in stored[0]
     assert len(stored[0]) == 16

@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from profiling.authentication import VERIFIED_KEY_TTL_SECS
 from profiling.core.memory.snapshots import TEMP_PATTERN, SnapshotStore
+from profiling.keycache import VERIFIED_KEY_TTL_SECS
 
 pytestmark = pytest.mark.server
 
