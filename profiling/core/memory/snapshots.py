@@ -222,14 +222,22 @@ class SnapshotStore:
                 pass
 
     def _fsync_directory(self) -> None:
+        """Make the new name durable; a failure is logged (the file itself was fsynced)."""
         try:
             fd = os.open(self.directory, os.O_RDONLY)
-        except OSError:
+        except OSError as exc:
+            logger.warning(
+                "could not open the snapshot directory %s to fsync it: %s",
+                self.directory,
+                exc.strerror or exc,
+            )
             return
         try:
             os.fsync(fd)
-        except OSError:
-            pass
+        except OSError as exc:
+            logger.warning(
+                "could not fsync the snapshot directory %s: %s", self.directory, exc.strerror or exc
+            )
         finally:
             os.close(fd)
 
