@@ -59,12 +59,19 @@ if hasattr(os, "register_at_fork"):
 def native_id_of(ident: int) -> int | None:
     """The kernel thread id of a live thread known to `threading`, by its ident."""
     thread = getattr(threading, "_active", {}).get(ident)
-    native_id = getattr(thread, "native_id", None)
-    if native_id is not None and thread is threading.main_thread() and native_id != os.getpid():
-        # The main thread's kernel id is the process id (Linux): a stale copy from
-        # before a fork that the hook above did not see (imported after it) is fixed here.
-        native_id = os.getpid()
-    return native_id
+    return getattr(thread, "native_id", None)
+
+
+def stale_main_fallback(ident: int, native_id: int) -> int | None:
+    """The process id for a main thread whose kernel id could not be used, else None.
+
+    The main thread's kernel id is the process id (Linux): when a forked child's main
+    thread still holds its parent's id (this module imported after the fork, so the
+    hook above never ran), reading by that id fails and the process id is right.
+    """
+    pid = os.getpid()
+    main = threading.main_thread()
+    return pid if native_id != pid and main.ident == ident else None
 
 
 class ThreadCpuClock:
@@ -90,6 +97,12 @@ class ThreadCpuClock:
             return None
         try:
             return time.clock_gettime(thread_clock_id(native_id))
+        except OSError:
+            fallback = stale_main_fallback(ident, native_id)
+            if fallback is None:
+                return None
+        try:
+            return time.clock_gettime(thread_clock_id(fallback))
         except OSError:
             return None
 
@@ -138,7 +151,12 @@ class ThreadSyscalls:
             return None
         fd = libc.open(f"/proc/self/task/{native_id}/syscall".encode(), os.O_RDONLY | os.O_CLOEXEC)
         if fd < 0:
-            return None
+            fallback = stale_main_fallback(ident, native_id)
+            if fallback is None:
+                return None
+            fd = libc.open(f"/proc/self/task/{fallback}/syscall".encode(), os.O_RDONLY | os.O_CLOEXEC)
+            if fd < 0:
+                return None
         try:
             size = libc.read(fd, self._buffer, len(self._buffer) - 1)
         finally:
