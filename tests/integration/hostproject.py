@@ -239,10 +239,11 @@ if redis_url:
             "KEY_PREFIX": cache_prefix,
         }
     }
+    channel_prefix = os.environ.get("HOST_CHANNEL_PREFIX")
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [redis_url], "prefix": f"{cache_prefix}-asgi"},
+            "CONFIG": {"hosts": [redis_url], **({"prefix": channel_prefix} if channel_prefix else {})},
         }
     }
 

@@ -59,7 +59,11 @@ def host(request, host_project):
         prefix = None
         if options["uses_redis"]:
             redis_url, prefix, redis = stack.enter_context(fresh_redis_db())
-            env = {"REDIS_URL": redis_url, "HOST_CACHE_PREFIX": prefix}
+            env = {
+                "REDIS_URL": redis_url,
+                "HOST_CACHE_PREFIX": prefix,
+                "HOST_CHANNEL_PREFIX": f"{prefix}-asgi",
+            }
         server, load = stack.enter_context(serving(host_project, kind, env, workers=options["workers"]))
         yield SimpleNamespace(kind=kind, server=server, load=load, redis=redis, prefix=prefix, **options)
 
