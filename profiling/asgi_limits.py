@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import http
 import json
+import logging
 import sys
 import types
 import weakref
 from collections.abc import Callable
 from urllib.parse import unquote
+
+logger = logging.getLogger(__name__)
 
 BAD_REQUEST_DETAIL = "Bad request: a malformed request line or header."
 
@@ -50,7 +53,13 @@ class ServerBodyLimits:
 
     def limit_for(self, path: str) -> int | None:
         """The smallest limit that applies to `path` (without the script prefix), if any."""
-        limits = [m.max_bytes for m in list(self._middlewares) if m.applies_to(path)]
+        limits = []
+        for middleware in list(self._middlewares):
+            try:
+                if middleware.applies_to(path):
+                    limits.append(middleware.max_bytes)
+            except Exception:  # e.g. a URLconf that fails to load: the ASGI check still runs
+                logger.warning("could not tell whether a body limit applies to %s", path, exc_info=True)
         return min(limits) if limits else None
 
 

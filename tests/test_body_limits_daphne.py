@@ -128,3 +128,19 @@ def test_chunked_bodies_are_cut_off_at_the_limit(server):
     assert growth_mb < 20, f"RSS grew {growth_mb:.0f} MB for {CLIENTS} refused chunked bodies"
     with server.client() as client:
         assert client.get("/api/profiling/memory").status_code == 200
+
+
+def test_the_smallest_applicable_limit_wins_and_a_failing_path_check_is_skipped():
+    from profiling.asgi_limits import BodySizeLimitMiddleware, ServerBodyLimits
+
+    def broken_paths():
+        raise RuntimeError("no URLconf")
+
+    limits = ServerBodyLimits()
+    everywhere = BodySizeLimitMiddleware(None, 1000)
+    api_only = BodySizeLimitMiddleware(None, 10, paths=lambda: ("/api/profiling/",))
+    broken = BodySizeLimitMiddleware(None, 1, paths=broken_paths)
+    for middleware in (everywhere, api_only, broken):
+        limits.add(middleware)
+    assert limits.limit_for("/api/profiling/snapshot") == 10
+    assert limits.limit_for("/admin/") == 1000
