@@ -240,6 +240,15 @@ def test_dashboard_at_profiling_draws_live_charts_polling_under_wsgi_and_by_webs
     drawn = points(page, "memory-chart")
     wait_until(lambda: points(page, "memory-chart") >= drawn + 2, "two more points in the memory chart")
     assert page.get_attribute("#status-badge", "data-status") in {"normal", "warning", "critical"}
+    listed = "#instance-list li[data-instance][data-state=live]"
+    wait_until(
+        lambda: page.locator(listed).count() == host.workers, f"{host.workers} live instances in the list"
+    )
+    shown = {
+        int(name.rpartition(":")[2])
+        for name in page.eval_on_selector_all(listed, "els => els.map(e => e.dataset.instance)")
+    }
+    assert shown == server.worker_pids(), (shown, server.worker_pids())
     connection = page.inner_text("#connection-status")
     if server.kind in WSGI_KINDS:
         assert "polling" in connection, connection
