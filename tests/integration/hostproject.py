@@ -400,6 +400,8 @@ class HostServer:
                 f"--port={self.port}",
                 "--timeout-graceful-shutdown=5",
             ]
+        if self.kind == "runserver":  # with its autoreloader: the server is the reloader's child
+            return [str(venv.python), "manage.py", "runserver", f"127.0.0.1:{self.port}"]
         if self.kind == "daphne":
             return [
                 str(venv.bin("daphne")),
