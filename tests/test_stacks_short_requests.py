@@ -17,7 +17,7 @@ WORK_LINE = next(
     if line.startswith("def short_request_work(")
 )
 VIEW_MS = 5
-REQUESTS = 600
+REQUESTS = 1000
 CLIENTS = 4
 
 
@@ -52,11 +52,15 @@ def test_short_requests_in_fresh_threads_are_the_top_hotspot_at_the_default_rate
         "tests/stacks_short_asgi.py",
         WORK_LINE,
     ), body["hotspots"]
-    # Its share of the sampled threads' CPU (the profiler's own threads are never sampled).
+    # Its share of the CPU lies between its share of every sampled thread's CPU (the
+    # profiler's own threads are never sampled) and its share of the request threads' CPU:
+    # the event loop's own scheduling (`_run_once`, its selector) counts as idle waiting,
+    # and so does some of a request thread's own (its executor's `_worker`): 10 points.
     work = after["cpu_secs"] - before["cpu_secs"]
     sampled = (after["process_cpu_secs"] - before["process_cpu_secs"]) - (
         after["profiler_cpu_secs"] - before["profiler_cpu_secs"]
     )
-    truth = 100.0 * work / sampled
-    assert abs(top["cpu_time_percent"] - truth) <= 15.0, (top, truth)
-    assert top["samples"] >= 20
+    loop = after["main_thread_cpu_secs"] - before["main_thread_cpu_secs"]
+    of_all, of_requests = 100.0 * work / sampled, 100.0 * work / (sampled - loop)
+    assert of_all - 5.0 <= top["cpu_time_percent"] <= of_requests + 10.0, (top, of_all, of_requests)
+    assert top["samples"] >= 40
