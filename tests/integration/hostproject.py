@@ -459,13 +459,12 @@ class HostServer:
             except subprocess.TimeoutExpired:
                 os.kill(self.pid, signal.SIGKILL)
                 self.process.wait(5)
-        for child in children:  # a worker its master left behind
-            try:
-                child.wait(5)
-            except psutil.TimeoutExpired:
-                os.kill(child.pid, signal.SIGKILL)
-            except psutil.Error:
-                pass
+        _, alive = psutil.wait_procs(children, timeout=5)
+        for child in alive:  # a worker its master left behind (runserver's child, say)
+            _signal(child, signal.SIGTERM)
+        _, alive = psutil.wait_procs(alive, timeout=5)
+        for child in alive:
+            _signal(child, signal.SIGKILL)
         self.process = None
         if self._log is not None:
             self._log.close()
@@ -488,6 +487,13 @@ class HostServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def _signal(process: psutil.Process, signum: int) -> None:
+    try:
+        os.kill(process.pid, signum)
+    except ProcessLookupError:
+        pass
 
 
 def _cmdline(process: psutil.Process) -> list[str]:
