@@ -91,7 +91,8 @@ def cpu_report(sample: Sample, config: ProfilingConfig) -> dict:
     if not config.full:
         note = (
             f"CPU figures are sampled every {config.memory_interval_secs:g} s. "
-            "Set PROFILING_FULL=true for detailed CPU profiling (exact call counts)."
+            "PROFILING_FULL does not change these figures; on Python 3.12+ it adds exact call "
+            "counts to the bottlenecks report."
         )
     return {
         "timestamp": iso_utc(sample.timestamp),
@@ -102,7 +103,7 @@ def cpu_report(sample: Sample, config: ProfilingConfig) -> dict:
         "load_average": None
         if load is None
         else {"one_min": round(load[0], 2), "five_min": round(load[1], 2), "fifteen_min": round(load[2], 2)},
-        "available": True,
+        "available": cpu.measured,
         "interval_secs": cpu.interval_secs,
         "process": {
             "cpu_percent": cpu.process_cpu_percent,

@@ -43,6 +43,7 @@ def cpu_between(
         process_user_seconds=round(proc_after.user, 3),
         process_system_seconds=round(proc_after.system, 3),
         process_num_threads=proc_after.num_threads,
+        measured=wall_secs > 0 and total > 0,
     )
 
 

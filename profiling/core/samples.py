@@ -52,6 +52,9 @@ class CpuFigures:
     process_user_seconds: float
     process_system_seconds: float
     process_num_threads: int
+    # False when the interval had no length or the system's CPU clocks did not advance:
+    # the percentages above are then placeholders, not measurements.
+    measured: bool = True
 
 
 @dataclass(frozen=True, slots=True)

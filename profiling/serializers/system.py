@@ -46,7 +46,11 @@ class CpuSerializer(serializers.Serializer):
     system_time_percent = serializers.FloatField()
     idle_time_percent = serializers.FloatField()
     load_average = LoadAverageSerializer(allow_null=True)
-    available = serializers.BooleanField()
+    available = serializers.BooleanField(
+        help_text="Whether the CPU figures were measured over this interval: false when the interval "
+        "had no length (no sample yet, measured at once) or the system's CPU clocks did not advance; "
+        "the percentages are then placeholders."
+    )
     interval_secs = serializers.FloatField(help_text="Seconds the percentages were measured over.")
     process = ProcessCpuSerializer()
     note = serializers.CharField(allow_null=True)

@@ -117,3 +117,13 @@ def test_cpu_report_fields_and_note():
     )
     assert full["note"] is None
     assert full["load_average"] is None
+
+
+def test_cpu_report_available_says_whether_the_interval_was_measured():
+    unmeasured = Sample(timestamp=0.0, monotonic=0.0, memory=reading(1), cpu=cpu(measured=False))
+    assert cpu_report(unmeasured, CONFIG)["available"] is False
+
+
+def test_cpu_report_note_does_not_promise_that_full_changes_these_figures():
+    note = cpu_report(Sample(timestamp=0.0, monotonic=0.0, memory=reading(1), cpu=cpu()), CONFIG)["note"]
+    assert "does not change these figures" in note

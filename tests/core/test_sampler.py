@@ -144,6 +144,28 @@ def test_sampler_current_measures_now_before_the_first_interval():
     assert current.cpu.usage_percent == 50.0
     assert current.cpu.interval_secs == 1.0
     assert sampler.latest() is None  # measured, not stored
+    assert current.cpu.measured is True
+
+
+def test_if_no_interval_has_ended_then_the_cpu_figures_are_not_measured():
+    sampler, reader, clock, _ = make_sampler()
+    current = sampler.current()  # no baseline yet: primed and measured at the same instant
+    assert current.cpu.interval_secs == 0.0
+    assert current.cpu.measured is False
+
+
+def test_if_the_system_cpu_clocks_did_not_advance_then_the_figures_are_not_measured():
+    sampler, reader, clock, _ = make_sampler()
+    reader.sys = SystemCpuTimes(user=1.0, system=1.0, idle=1.0, other=0.0)
+    sampler.prime()
+    clock.advance(5.0)
+    sampler.tick()
+    latest = sampler.latest()
+    assert latest.cpu.measured is False
+    clock.advance(5.0)
+    reader.sys = SystemCpuTimes(user=2.0, system=1.0, idle=2.0, other=0.0)
+    sampler.tick()
+    assert sampler.latest().cpu.measured is True
 
 
 class CountingWorker(PeriodicWorker):
