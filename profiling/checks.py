@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import importlib.util
+import threading
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
 from profiling.settings import profiling_settings
+
+
+def _exact_counts_supported() -> bool:
+    # PROFILING_FULL's exact counts hook running threads through this (Python 3.12+).
+    return hasattr(threading, "setprofile_all_threads")
 
 
 def _installed(module: str) -> bool:
@@ -32,6 +38,16 @@ def check_settings(app_configs=None, **kwargs):
                 "cannot share one dashboard.",
                 hint="pip install 'riptide-profiler[redis]'",
                 id="profiling.E002",
+            )
+        )
+    if profiling_settings.FULL and not _exact_counts_supported():
+        problems.append(
+            Warning(
+                "PROFILING_FULL is on, but exact call counts need Python 3.12+ "
+                "(threading.setprofile_all_threads): on this interpreter it changes no figure, and "
+                "bottlenecks' call_count stays the sampler's lower bound.",
+                hint="Run on Python 3.12+ for exact counts, or turn PROFILING_FULL off.",
+                id="profiling.W005",
             )
         )
     return problems

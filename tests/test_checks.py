@@ -21,6 +21,24 @@ def test_redis_without_the_redis_extra_is_an_error(settings, monkeypatch):
     assert message.id == "profiling.E002" and "riptide-profiler[redis]" in message.hint
 
 
+def test_if_full_is_on_without_exact_counts_then_it_warns(settings, monkeypatch):
+    monkeypatch.setattr(checks, "_exact_counts_supported", lambda: False)
+    settings.PROFILING = {"FULL": True}
+    (message,) = checks.check_settings()
+    assert message.id == "profiling.W005" and "3.12" in message.msg
+    settings.PROFILING = {"FULL": False}
+    assert checks.check_settings() == []
+    monkeypatch.setattr(checks, "_exact_counts_supported", lambda: True)
+    settings.PROFILING = {"FULL": True}
+    assert checks.check_settings() == []
+
+
+def test_exact_counts_are_unsupported_before_python_3_12():
+    import sys
+
+    assert checks._exact_counts_supported() is (sys.version_info >= (3, 12))
+
+
 def test_empty_or_wildcard_allowed_hosts_warn(settings):
     settings.ALLOWED_HOSTS = []
     assert "profiling.W001" in ids(checks.check_feed())
