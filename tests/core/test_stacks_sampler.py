@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from profiling.core.stacks.report import bottlenecks_report, bound_split
+from profiling.core.stacks.report import MIN_RANKED_BUSY_SAMPLES, bottlenecks_report, bound_split
 from tests.core.stackfakes import Driver, FakeFrame, call_offset, stack_of
 
 
@@ -27,7 +27,7 @@ def napper():
     time.sleep(1)
 
 
-def report(driver: Driver, scope: str = "app", limit: int = 10) -> dict:
+def report(driver: Driver, scope: str = "app", limit: int = 10, min_ranked_samples: int = 1) -> dict:
     return bottlenecks_report(
         driver.totals(),
         driver.sampler.labeler,
@@ -38,6 +38,7 @@ def report(driver: Driver, scope: str = "app", limit: int = 10) -> dict:
         sample_hz=driver.sampler.sample_hz,
         timestamp=0.0,
         started=0.0,
+        min_ranked_samples=min_ranked_samples,
         perf_counter=lambda: 0.0,
     )
 
@@ -320,6 +321,20 @@ def test_stack_sampler_attributes_to_innermost_app_frame_with_exact_shares():
         "50.0% of busy time was spent off the CPU (I/O, locks, waiting for the GIL): "
         "look at the hotspots with high wall_time_percent",
     ]
+
+
+def test_if_busy_samples_are_too_few_to_rank_then_no_recommendation_and_a_note():
+    body = report(two_busy_threads(), min_ranked_samples=MIN_RANKED_BUSY_SAMPLES)
+    assert body["busy_samples"] == 10
+    assert body["recommendations"] == []
+    assert "Only 10 busy samples in this window: too few to rank functions" in body["note"]
+    assert [h["function_name"] for h in body["hotspots"]] == [f"{__name__}.handler", f"{__name__}.render"]
+
+
+def test_if_busy_samples_reach_the_minimum_then_recommendations_are_made():
+    body = report(two_busy_threads(), min_ranked_samples=10)
+    assert body["recommendations"][0].startswith(f"Critical: Optimize {__name__}.handler")
+    assert "too few to rank" not in (body["note"] or "")
 
 
 def test_stack_sampler_scope_all_ranks_leaf_frames():

@@ -15,6 +15,9 @@ CRITICAL_IMPACT = 0.5
 CONSIDER_CPU_PERCENT = 10.0
 CONSIDER_IMPACT = 0.2
 GC_NOTABLE_PERCENT = 10.0
+# Fewer busy samples than this rank nothing: a single slow request (a login's password
+# hash on a fresh server) would otherwise read as "Critical".
+MIN_RANKED_BUSY_SAMPLES = 20
 IO_NOTABLE_PERCENT = 50.0
 
 SAMPLED_CALLS_NOTE = (
@@ -73,6 +76,7 @@ def bottlenecks_report(
     exact: dict[str, tuple[int, float]] | None = None,
     exact_note: str | None = None,
     cpu_clock_available: bool = True,
+    min_ranked_samples: int = MIN_RANKED_BUSY_SAMPLES,
     perf_counter: Callable[[], float] = time.perf_counter,
 ) -> dict:
     """The body of GET /api/profiling/bottlenecks for one merged window."""
@@ -111,6 +115,12 @@ def bottlenecks_report(
     if exact_note or exact is None:
         notes.append(exact_note or SAMPLED_CALLS_NOTE)
     notes.extend(sample_notes(totals, busy=split is not None, cpu_clock_available=cpu_clock_available))
+    too_few = 0 < totals.busy_samples < min_ranked_samples
+    if too_few:
+        notes.append(
+            f"Only {totals.busy_samples} busy samples in this window: too few to rank functions, so "
+            f"no recommendation is made until there are {min_ranked_samples}."
+        )
     cpu_pct, io_pct, memory_pct = split if split is not None else (None, None, None)
     return {
         "timestamp": iso_utc(timestamp),
@@ -132,7 +142,7 @@ def bottlenecks_report(
         "memory_bound_percent": memory_pct,
         "gc_seconds": round(totals.gc_secs, 6),
         "call_count_exact": exact is not None,
-        "recommendations": recommendations(hotspots, split),
+        "recommendations": [] if too_few else recommendations(hotspots, split),
         "note": " ".join(notes) or None,
     }
 
