@@ -101,7 +101,19 @@ def test_bottlenecks_gc_heavy_workload_is_memory_bound(stack_profiler, workers, 
 
 @pytest.mark.parametrize(
     "query",
-    ["window=0", "window=601", "window=abc", "window=1.5", "limit=0", "limit=101", "limit=x", "scope=none"],
+    [
+        "window=0",
+        "window=601",
+        "window=abc",
+        "window=1.5",
+        "limit=0",
+        "limit=101",
+        "limit=x",
+        "scope=none",
+        "scope=",
+        "window=",
+        "limit=",
+    ],
 )
 def test_bottlenecks_bad_parameters_are_400(stack_profiler, client_with_key, query):
     response = client_with_key.get(f"/api/profiling/bottlenecks?{query}")
@@ -109,11 +121,25 @@ def test_bottlenecks_bad_parameters_are_400(stack_profiler, client_with_key, que
     assert "detail" in response.json()
 
 
-@pytest.mark.parametrize("query", ["window=0", "window=601", "format=svg", "format=html"])
+@pytest.mark.parametrize(
+    "query", ["window=0", "window=601", "format=svg", "format=html", "format=", "window="]
+)
 def test_flamegraph_bad_parameters_are_400(stack_profiler, client_with_key, query):
     response = client_with_key.get(f"/api/profiling/flamegraph?{query}")
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
+
+
+def test_if_scope_is_empty_then_bottlenecks_says_which_parameter(stack_profiler, client_with_key):
+    response = client_with_key.get("/api/profiling/bottlenecks?scope=")
+    assert response.status_code == 400
+    assert "scope" in response.json()["errors"]
+
+
+def test_if_format_is_empty_then_flamegraph_says_which_parameter(stack_profiler, client_with_key):
+    response = client_with_key.get("/api/profiling/flamegraph?format=")
+    assert response.status_code == 400
+    assert "format" in response.json()["errors"]
 
 
 def test_bottlenecks_bounds_are_accepted(stack_profiler, client_with_key):

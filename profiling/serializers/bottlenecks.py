@@ -2,8 +2,10 @@
 
 from rest_framework import serializers
 
+from profiling.serializers.common import QuerySerializer
 
-class BottlenecksQuerySerializer(serializers.Serializer):
+
+class BottlenecksQuerySerializer(QuerySerializer):
     window = serializers.IntegerField(
         min_value=1, max_value=600, default=60, help_text="Seconds of samples to analyse (1..600)."
     )
@@ -15,7 +17,7 @@ class BottlenecksQuerySerializer(serializers.Serializer):
     )
 
 
-class FlamegraphQuerySerializer(serializers.Serializer):
+class FlamegraphQuerySerializer(QuerySerializer):
     window = serializers.IntegerField(min_value=1, max_value=600, default=60)
     format = serializers.ChoiceField(
         choices=["collapsed", "json"],

@@ -3,6 +3,16 @@
 from rest_framework import serializers
 
 
+class QuerySerializer(serializers.Serializer):
+    """Query parameters: one given with an empty value is refused, never read as its default."""
+
+    def to_internal_value(self, data):
+        blank = {name: ["This field may not be blank."] for name in self.fields if data.get(name) == ""}
+        if blank:
+            raise serializers.ValidationError(blank)
+        return super().to_internal_value(data)
+
+
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
