@@ -27,9 +27,10 @@ FUZZ_ENV = {
 }
 SEEDS = (1, 2, 3)
 EXAMPLES_PER_SEED = 5
-# What the server answers, against what the schema documents. Whether it also rejects
-# every value the schema would not generate (negative_data_rejection) is not asked here.
+# What the server answers, against what the schema documents, and that it rejects what
+# the schema does not allow (negative_data_rejection, ST201).
 RESPONSE_CHECKS = [
+    checks.negative_data_rejection,
     checks.status_code_conformance,
     checks.content_type_conformance,
     checks.response_schema_conformance,
