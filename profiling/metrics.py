@@ -65,6 +65,12 @@ class RuntimeCollector:
             for name in ("normal", "warning", "critical"):
                 status.add_metric([name], 1.0 if memory["threshold_status"] == name else 0.0)
             yield status
+        if runtime.running:
+            yield CounterMetricFamily(
+                "riptide_profiler_cpu_seconds",
+                "CPU seconds the profiler used in this process: its threads and its work on others.",
+                value=runtime.profiler_cpu_seconds(),
+            )
         overhead = runtime.overhead_ratio() if runtime.running else None
         if overhead is not None:
             yield GaugeMetricFamily(

@@ -24,18 +24,54 @@ def wait_for_samples(runtime, count=3):
         time.sleep(0.02)
 
 
+def _value(text: str, name: str) -> float:
+    return float(next(line.split()[1] for line in text.splitlines() if line.startswith(name + " ")))
+
+
 def test_metrics_exports_the_named_series(client_with_key, profiler):
     wait_for_samples(profiler)
+    latest_before = profiler.system_sampler.latest()
     response = client_with_key.get("/metrics")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")
     text = response.content.decode()
     for name in REQUIRED:
         assert f"\n{name} " in text, name
-    rss = float(
-        next(line.split()[1] for line in text.splitlines() if line.startswith("riptide_memory_rss_bytes "))
-    )
-    assert rss == profiler.system_sampler.latest().memory.rss or rss > 10 * 1024 * 1024
+    # The scrape read the latest sample then, or one the sampler stored while it ran.
+    read = profiler.system_sampler.history(since_monotonic=latest_before.monotonic)
+    assert _value(text, "riptide_memory_rss_bytes") in {sample.memory.rss for sample in read}
+    assert _value(text, "riptide_memory_virtual_bytes") in {sample.memory.vms for sample in read}
+
+
+def test_metrics_export_the_profilers_cpu_seconds_and_the_ratio_exactly(
+    client_with_key, profiler, monkeypatch
+):
+    from profiling.core.samples import ProcessCpuTimes
+
+    class Reader:
+        def process_cpu(self):
+            return ProcessCpuTimes(user=8.0, system=2.0, num_threads=3)
+
+    monkeypatch.setattr(profiler, "profiler_cpu_seconds", lambda: 1.25)
+    monkeypatch.setattr(profiler, "reader", Reader())
+    text = client_with_key.get("/metrics").content.decode()
+    assert "# TYPE riptide_profiler_cpu_seconds_total counter" in text
+    assert _value(text, "riptide_profiler_cpu_seconds_total") == 1.25
+    assert _value(text, "riptide_profiling_overhead_ratio") == 0.125
+
+
+def test_metrics_overhead_ratio_is_the_profilers_share_of_the_process_cpu(client_with_key, profiler):
+    wait_for_samples(profiler)
+    profiler_before, process_before = profiler.profiler_cpu_seconds(), profiler.reader.process_cpu()
+    text = client_with_key.get("/metrics").content.decode()
+    profiler_after, process_after = profiler.profiler_cpu_seconds(), profiler.reader.process_cpu()
+    ratio = _value(text, "riptide_profiling_overhead_ratio")
+    assert 0 < ratio <= 1
+    # Read between the two readings: the profiler's and the process's CPU only grow.
+    lowest = profiler_before / (process_after.user + process_after.system)
+    highest = profiler_after / (process_before.user + process_before.system)
+    assert lowest <= ratio <= highest
+    assert profiler_before <= _value(text, "riptide_profiler_cpu_seconds_total") <= profiler_after
 
 
 def test_metrics_needs_a_key(anon_client, profiler):
