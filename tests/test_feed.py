@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 
 import pytest
 from channels.testing import WebsocketCommunicator
@@ -215,6 +216,11 @@ async def test_feed_sends_a_sample_every_interval(app, api_key, profiler):
         assert set(cpu["process"]) >= {"cpu_percent", "user_seconds", "system_seconds", "num_threads"}
     stamps = [m["timestamp"] for m in samples]
     assert stamps == sorted(stamps) and len(set(stamps)) == 4
+    # One sample per interval: consecutive ones about an interval apart, none skipped or doubled.
+    interval = profiler.config.memory_interval_secs
+    times = [datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() for stamp in stamps]
+    gaps = [later - earlier for earlier, later in zip(times[:-1], times[1:], strict=True)]
+    assert all(0.5 * interval <= gap <= 1.5 * interval for gap in gaps), (interval, gaps)
     await communicator.disconnect()
 
 
