@@ -137,6 +137,23 @@ def test_the_servers_own_idle_waits_are_never_hotspots(host):
     assert not any(waits.values()), f"idle waits ranked as hotspots (name, impact, cpu %, wall %): {waits}"
 
 
+def test_the_servers_launcher_script_is_never_a_hotspot(host):
+    """No host code runs as __main__ here: a `__main__` hotspot is the server's own console script."""
+    loaded(host)
+    launchers = {}
+    with host.server.client() as client:
+        for item in instances(client)["instances"]:
+            _top, body = top_hotspot(client, item["instance"])
+            launchers[item["instance"]] = [
+                (h["function_name"], h.get("file_location"), h.get("impact_score"), h.get("cpu_time_percent"))
+                for h in body["hotspots"]
+                if h["function_name"].startswith("__main__.")
+            ]
+    assert not any(launchers.values()), (
+        f"the server's script ranked as code (name, file, impact, cpu %): {launchers}"
+    )
+
+
 def test_host_leak_is_named_by_leak_detection_in_every_worker(host):
     loaded(host)
     with host.server.client() as client:
