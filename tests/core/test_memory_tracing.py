@@ -160,6 +160,19 @@ def test_summarise_counts_a_zero_byte_trace_without_failing():
     assert result.blocks == 4
 
 
+def test_summarise_leaves_the_profilers_own_allocations_out_of_the_allocators():
+    from profiling.core.stacks import sampler as profiler_module
+
+    own = profiler_module.__file__
+    snapshot = raw_snapshot((own, 40, 900_000), (APP, 10, 2000))
+    locator = NamesByLine(LOCATOR.names | {(own, 40): "profiling.core.stacks.sampler.StackSampler.tick"})
+    result = summarise([snapshot], locator, 1.0, 2.0, 1.0, interval_peaks=[902_000])
+    assert result.top_allocators == [("app.views.report", 2000)]
+    assert [loc["file"] for loc in result.top_locations] == [APP]
+    assert result.blocks == 1
+    assert result.traced_peak_bytes == 2000
+
+
 def test_summarise_function_bytes_are_those_of_one_snapshot_not_maxima_of_several():
     # line 10 peaks in the first snapshot, line 11 in the second: never both at once
     first = raw_snapshot((APP, 10, 5000), (APP, 11, 1000))

@@ -11,13 +11,15 @@ that location held the most (live blocks allocated during the window, still aliv
 snapshot); a function's bytes are the most its lines held together at any one snapshot;
 the traced peak is tracemalloc's own peak over the window (get_traced_memory), the
 memory of the window's own snapshots taken out. Steady churn shows even when a block is
-freed between two snapshots. Defaults: a 2 s window, stale after 180 s: a dashboard that
+freed between two snapshots. Blocks allocated by the profiler's own code (the `profiling`
+package) are left out of every figure: they are not the service's. Defaults: a 2 s window, stale after 180 s: a dashboard that
 asks all the time keeps tracing on at most 2 s in 182 s (1.1 % of the time).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import tracemalloc
@@ -66,8 +68,14 @@ class WindowResult:
     blocks: int
 
 
-# The window's own bookkeeping (its snapshots, this module's lists) is not the service's.
+# The window's own bookkeeping (its snapshots, this module's lists) is not the service's,
+# nor is anything the profiler's own code allocates (its samplers, stores and reports).
 _OWN_FILES = frozenset({tracemalloc.__file__, __file__})
+_OWN_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + os.sep
+
+
+def _is_own(filename: str) -> bool:
+    return filename in _OWN_FILES or filename.startswith(_OWN_PACKAGE_DIR)
 
 
 @dataclass
@@ -95,7 +103,7 @@ def _snapshot_figures(snapshot) -> _SnapshotFigures:
     for trace in snapshot.traces:
         size = trace.size
         frame = trace.traceback[0]
-        if frame.filename in _OWN_FILES:
+        if _is_own(frame.filename):
             figures.own_bytes += size
             continue
         key = (frame.filename, frame.lineno)
