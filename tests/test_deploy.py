@@ -229,7 +229,8 @@ def test_rules_use_only_exported_metrics(exported_names):
     assert used >= {
         "riptide_memory_threshold_status",
         "riptide_memory_growth_rate_bytes_per_second",
-        "riptide_profiling_overhead_ratio",
+        "riptide_profiler_cpu_seconds_total",
+        "process_cpu_seconds_total",
         "riptide_profiler_errors_total",
         "riptide_profiling_enabled",
         "up",
