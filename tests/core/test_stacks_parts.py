@@ -292,3 +292,22 @@ def test_thread_cpu_clock_reads_live_threads_and_none_for_ended_ones():
         stop.set()
         worker.join()
     assert clock.read(worker.ident) is None  # ended: no read of freed memory, no crash
+
+
+def test_a_servers_console_script_is_not_app_code():
+    import sysconfig
+
+    from profiling.core.memory.naming import is_application_file
+
+    script = os.path.join(sysconfig.get_paths()["scripts"], "gunicorn")
+    code = compile("x = 1", script, "exec")
+    labeler = CodeLabeler(project_root=str(ROOT))
+    assert not labeler.label(labeler.label_id(code, "__main__")).is_app
+    assert not is_application_file(script)
+
+
+def test_a_pipe_read_for_a_supervisor_is_an_idle_wait():
+    from profiling.core.stacks.idle import is_idle_function
+
+    assert is_idle_function("multiprocessing.connection.Connection._recv")
+    assert not is_idle_function("multiprocessing.connection.Connection.send")

@@ -19,7 +19,8 @@ _LIBRARY_MARKERS = (f"{os.sep}site-packages{os.sep}", f"{os.sep}dist-packages{os
 @lru_cache(maxsize=1)
 def _library_roots() -> tuple[str, ...]:
     roots = set()
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+    # "scripts": a virtual environment's bin/, where servers' console scripts live.
+    for key in ("stdlib", "platstdlib", "purelib", "platlib", "scripts"):
         path = sysconfig.get_paths().get(key)
         if path:
             roots.add(os.path.realpath(path) + os.sep)

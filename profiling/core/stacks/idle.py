@@ -35,6 +35,12 @@ IDLE_FUNCTIONS = frozenset(
         "concurrent.futures.thread._worker",
         "multiprocessing.pool.worker",
         "multiprocessing.connection.wait",
+        # A pipe to a supervising process, read for its whole life (uvicorn's worker
+        # answering its supervisor's health checks).
+        "multiprocessing.connection.Connection._recv",
+        "multiprocessing.connection.Connection._recv_bytes",
+        "multiprocessing.connection.Connection.recv",
+        "multiprocessing.connection.Connection.poll",
         "subprocess.Popen._wait",
         "asyncio.base_events.BaseEventLoop._run_once",
     }

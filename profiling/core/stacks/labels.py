@@ -41,10 +41,15 @@ def _real(path: str) -> str:
 
 
 def default_library_dirs() -> list[str]:
-    """The standard library and every site-packages directory of this interpreter."""
+    """The standard library, every site-packages directory and the scripts directory.
+
+    The scripts directory (a virtual environment's `bin/`) holds the servers' console
+    scripts (`gunicorn`, `daphne`, `uvicorn`): their `<module>` frame sits at the bottom of
+    every thread of the server and is no application code.
+    """
     dirs: set[str] = set()
     paths = sysconfig.get_paths()
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+    for key in ("stdlib", "platstdlib", "purelib", "platlib", "scripts"):
         if paths.get(key):
             dirs.add(paths[key])
     for attr in ("getsitepackages",):
