@@ -631,3 +631,22 @@ def test_stack_sampler_attributed_frame_cache_is_bounded_by_the_frames_it_holds(
         assert sampler.attributed_position(stack) == depth - 1
     assert sampler._app_index_frames <= MAX_INDEXED_FRAMES
     assert len(sampler._app_index) * depth <= MAX_INDEXED_FRAMES
+
+
+def test_stack_sampler_an_event_loop_polling_below_its_driver_is_idle_and_its_own_work_is_busy():
+    """uvloop polls in C: the Python leaf is the loop's driver, whether it waits or works."""
+    import asyncio.runners
+
+    driver = Driver()
+    driver.frames = {1: stack_of(asyncio.runners.Runner.run)}
+    driver.cpu[1] = 0.0
+    driver.sample(1.0)
+    driver.sample(1.1)
+    driver.sample(1.2)  # the CPU clock did not move: waiting in the C poll
+    for step, now in enumerate((1.3, 1.4), start=1):
+        driver.cpu[1] = 0.09 * step  # the loop's own work, in C
+        driver.sample(now)
+    body = report(driver)
+    assert (body["busy_samples"], body["idle_samples"]) == (2, 2)
+    assert body["hotspots"][0]["function_name"] == "asyncio.runners.Runner.run"
+    assert body["cpu_bound_percent"] == 100.0

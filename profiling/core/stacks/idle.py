@@ -109,6 +109,22 @@ GIL_RETURN_CALLEES = BLOCKING_CALLEES - LOCK_CALLEES - IDLE_CALLEES
 MAX_CACHED = 20_000
 
 
+# `module.qualname` of the functions that drive an event loop: as the innermost Python
+# frame they mean the loop itself runs (in C under uvloop: polling, or its own I/O work).
+LOOP_DRIVERS = frozenset(
+    {
+        "asyncio.runners.Runner.run",
+        "asyncio.runners.run",
+        "asyncio.base_events.BaseEventLoop.run_until_complete",
+        "asyncio.base_events.BaseEventLoop.run_forever",
+    }
+)
+
+
+def is_loop_driver(function_name: str) -> bool:
+    return function_name in LOOP_DRIVERS
+
+
 def is_idle_function(function_name: str) -> bool:
     return function_name in IDLE_FUNCTIONS
 

@@ -19,6 +19,7 @@ from profiling.core.stacks.idle import (
     IDLE_CALLEES,
     CalleeReader,
     is_idle_function,
+    is_loop_driver,
 )
 from profiling.core.stacks.labels import CodeLabeler
 from profiling.core.stacks.store import Stack, StackStore
@@ -242,6 +243,7 @@ class StackSampler(PeriodicWorker):
         self._app_index: dict[Stack, int] = {}
         self._app_index_frames = 0
         self._idle_labels: dict[int, bool] = {}
+        self._driver_labels: dict[int, bool] = {}
         self._last_tick: float | None = None
         self._schedule_start: float | None = None
         self._wait = wait or self._sleep
@@ -478,17 +480,26 @@ class StackSampler(PeriodicWorker):
         idle, on_cpu = self._running(state, rate, gil_wait)
         return (stack, idle, interval if on_cpu else 0.0, interval, new_attributed, new_leaf)
 
-    @staticmethod
-    def _running(state: _ThreadState, rate: float, gil_wait: bool) -> tuple[bool, bool]:
+    def _running(self, state: _ThreadState, rate: float, gil_wait: bool) -> tuple[bool, bool]:
         """(idle, on the CPU) for a sample of a thread whose leaf state is known.
 
         A thread that ran just now and waits for the GIL at the end of a blocking call
         is running; one that waits for it after a sleep without having run stays idle.
+        An event loop whose Python leaf is its own driver (uvloop polls in C, below
+        `Runner.run`) is idle when it did not run, and its own work when it did.
         """
         ran = rate >= RECENT_CPU_FRACTION
         if ran and gil_wait and state.gil_checkable:
             return False, True
+        if not ran and state.stack and self._is_loop_driver(state.stack[-1]):
+            return True, False
         return state.idle, ran and not state.blocked
+
+    def _is_loop_driver(self, leaf: int) -> bool:
+        driver = self._driver_labels.get(leaf)
+        if driver is None:
+            driver = self._driver_labels[leaf] = is_loop_driver(self.labeler.label(leaf).function_name)
+        return driver
 
     def _attributed_position(self, stack: Stack) -> int:
         """Index in `stack` of its innermost application frame, else of its leaf."""
