@@ -241,6 +241,9 @@ def _stack_sampler_factory(service: SyntheticService, clock: SimulatedClock, lab
             threads=lambda: service.threads,
             thread_cpu=service.cpu.get,
             labeler=labeler,
+            # A tick's short wait before it samples is real time; on the simulated clock it
+            # would only slow the simulation down (hours of ticks).
+            wait=lambda secs: False,
         )
 
     return build

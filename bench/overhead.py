@@ -8,6 +8,7 @@ The figure is the per-round ratio profiled / unprofiled, as a median with its sp
 
 from __future__ import annotations
 
+import os
 import time
 
 import psutil
@@ -70,22 +71,25 @@ def run(quick: bool = False) -> list[Row]:
                 f"(p99 {median_and_spread([x['p99_ms'] for x in results[name]])[0]:.1f} ms)",
             )
         )
+    idle_percent, resolution = idle_percent
     rows.append(
         Row(
             "idle CPU of a profiled server (% of one core)",
-            f"{idle_percent:.3f} %",
+            f"{idle_percent:.2f} %",
             f"< {IDLE_BAR_PERCENT:g} %",
             idle_percent < IDLE_BAR_PERCENT,
+            f"± {resolution:.2f}: the process's CPU clock counts in steps of one clock tick",
         )
     )
     return rows
 
 
-def measure_idle(pid: int, seconds: float) -> float:
-    """CPU of an idle server process over `seconds`, in percent of one core."""
+def measure_idle(pid: int, seconds: float) -> tuple[float, float]:
+    """CPU of an idle server process over `seconds`, and the figure's resolution, in % of one core."""
     time.sleep(1.0)  # let the last requests settle
     before, start = cpu_seconds(pid), time.monotonic()
     time.sleep(seconds)
     used, elapsed = cpu_seconds(pid) - before, time.monotonic() - start
     assert psutil.pid_exists(pid)
-    return 100.0 * used / elapsed
+    tick = 1.0 / os.sysconf("SC_CLK_TCK")  # what psutil's process CPU times count in
+    return 100.0 * used / elapsed, 100.0 * tick / elapsed
