@@ -142,3 +142,22 @@ def frozen_rate_window(monkeypatch):
     import django_ratelimit.core
 
     monkeypatch.setattr(django_ratelimit.core, "time", types.SimpleNamespace(time=lambda: 1_800_000_000.0))
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium through Playwright (never a downloaded browser), closed after the test."""
+    from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, MISSING_MESSAGE
+
+    if not CHROMIUM.exists():
+        pytest.fail(MISSING_MESSAGE)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000
+        )
+        try:
+            yield instance
+        finally:
+            instance.close()

@@ -7,8 +7,7 @@ import time
 
 import pytest
 
-from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, MISSING_MESSAGE
-from tests.browser.pages import PASSWORD, USERNAME, PageWatch, create_staff_user, wait_until
+from tests.browser.pages import create_staff_user, log_in, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -32,35 +31,6 @@ READY = COLLECTING | {
     "size_distribution": {"small_0_1kb": 10, "medium_1_100kb": 2, "large_100kb_1mb": 1, "huge_1mb_plus": 1},
     "recommendations": ["Biggest allocator in the window: myapp.views.report."],
 }
-
-
-def log_in(browser, server):
-    """Sign in wherever the dashboard sends an anonymous visitor, back to the dashboard."""
-    page = browser.new_page(viewport={"width": 1440, "height": 1000})
-    page.set_default_timeout(15_000)
-    watch = PageWatch(page, server.base_url)
-    page.goto(server.base_url + "/")
-    page.fill("#id_username", USERNAME)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(server.base_url + "/")
-    return page, watch
-
-
-@pytest.fixture
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(MISSING_MESSAGE)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000
-        )
-        try:
-            yield instance
-        finally:
-            instance.close()
 
 
 def test_allocations_panel_asks_again_when_the_window_ends(browser, daphne_server):

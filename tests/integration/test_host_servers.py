@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 import psutil
 import pytest
 
-from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, MISSING_MESSAGE
 from tests.browser.pages import PageWatch, points, wait_until
 from tests.integration.hostproject import (
     HOT_FUNCTION,
@@ -216,22 +215,6 @@ def test_a_key_added_in_the_host_admin_is_never_readable_in_a_cookie(host):
     assert not leaked, f"the new key {key} is readable in a cookie: {leaked}"
     with host.server.client(key=key) as client:
         assert client.get("/api/profiling/memory").status_code == 200
-
-
-@pytest.fixture
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(MISSING_MESSAGE)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000
-        )
-        try:
-            yield instance
-        finally:
-            instance.close()
 
 
 @pytest.mark.browser
