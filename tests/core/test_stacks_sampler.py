@@ -650,3 +650,21 @@ def test_stack_sampler_an_event_loop_polling_below_its_driver_is_idle_and_its_ow
     assert (body["busy_samples"], body["idle_samples"]) == (2, 2)
     assert body["hotspots"][0]["function_name"] == "asyncio.runners.Runner.run"
     assert body["cpu_bound_percent"] == 100.0
+
+
+def test_stack_sampler_threads_running_at_one_sample_split_it_by_the_cpu_each_just_used():
+    """A loop thread woken for a moment beside a busy one gets its moment, not half."""
+    driver = Driver()
+    driver.frames = {1: stack_of(threading.Thread.run, handler), 2: stack_of(threading.Thread.run, render)}
+    driver.cpu.update({1: 0.0, 2: 0.0})
+    driver.sample(1.0)
+    driver.cpu.update({1: 0.09, 2: 0.01})
+    driver.now = 1.1
+    # In the last millisecond before the sample: thread 1 ran 0.9 ms, thread 2 0.1 ms.
+    driver.sampler.sample(1.1, recent=({1: 0.09 - 0.0009, 2: 0.01 - 0.0001}, 0.001))
+    totals = driver.totals()
+    cpu = {
+        driver.sampler.labeler.label(stack[-1]).function_name: stats.cpu_secs
+        for stack, stats in totals.stacks.items()
+    }
+    assert cpu == {f"{__name__}.handler": pytest.approx(0.09), f"{__name__}.render": pytest.approx(0.01)}

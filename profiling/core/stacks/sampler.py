@@ -332,6 +332,7 @@ class StackSampler(PeriodicWorker):
         interval = self._interval(now)
         walks = self._walk_all(interval is not None, recent)
         records = []
+        rates = []
         unmeasured = 0
         for state, rate, walk, gil_wait in walks:
             if walk is None:
@@ -339,9 +340,16 @@ class StackSampler(PeriodicWorker):
             else:
                 assert interval is not None
                 records.append(self._observe(state, walk, rate, interval, gil_wait))
-        running = sum(1 for record in records if record[2] > 0)
-        if running > 1:
-            records = [(r[0], r[1], r[2] / running, *r[3:]) for r in records]
+                rates.append(rate)
+        running = [rate for record, rate in zip(records, rates, strict=True) if record[2] > 0]
+        if len(running) > 1:
+            # They share one GIL: split the interval by the CPU each used just before the
+            # sample (a loop thread woken for a moment gets its moment, not half).
+            # A running thread's rate is at least RECENT_CPU_FRACTION, so the total is positive.
+            total = sum(running)
+            records = [
+                (r[0], r[1], r[2] * rate / total, *r[3:]) for r, rate in zip(records, rates, strict=True)
+            ]
         discarded = len(walks) if interval is None else 0
         self._record(now, records, unmeasured if interval is not None else 0, discarded)
 
