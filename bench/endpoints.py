@@ -4,7 +4,7 @@
 a user's own cheapest endpoint costs. `/bench/trivial` is a DRF view with the profiling
 API's own policy (API key check and throttle), so the gap between the two is what the key
 check and the throttle cost per call. All run under the same load, in interleaved rounds.
-Bar (SPEC section 8): each profiling endpoint serves >= 80 % of the bare endpoint's
+Bar: each profiling endpoint serves >= 80 % of the bare endpoint's
 requests per second, with p50 latency of a few milliseconds.
 """
 

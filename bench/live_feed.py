@@ -1,4 +1,4 @@
-"""Live feed: delivery lag to 100/500/1000 websocket clients of one Daphne process (SPEC section 8).
+"""Live feed: delivery lag to 100/500/1000 websocket clients of one Daphne process (bar: p99 under 100 ms).
 
 One Daphne process samples once a second (PROFILING_MEMORY_INTERVAL_SECS=1); a separate
 process opens N clients on loopback with an API key and records, for every sample it

@@ -26,7 +26,7 @@ from profiling.core.memory.tracing import STALE_AFTER_SECS, WINDOW_SECS
 from profiling.core.runtime import ProfilingRuntime
 
 ANALYSIS_BAR_MS = 450.0
-LEAK_MB_PER_MIN = 1.0  # SPEC section 8: a steady leak of >= 1 MB/min is named within 3 checks
+LEAK_MB_PER_MIN = 1.0  # the bar: a steady leak of >= 1 MB/min is named within 3 checks
 CHECKS_BAR = 3
 HEAP_TARGET_MB = 500
 DEFAULT_INTERVAL_SECS = ProfilingConfig().leak_check_interval_secs
