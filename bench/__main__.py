@@ -10,10 +10,15 @@ python -m bench --write    # also put the rows into docs/BENCHMARKS.md (rows of 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
+import importlib.util
+import json
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -86,6 +91,33 @@ def run_benchmarks(
     return rows, missing
 
 
+def run_isolated(names: list[str], quick: bool) -> tuple[list[tuple[str, Row]], list[str]]:
+    """Run each named benchmark in a process of its own; return its rows and the names that do not exist.
+
+    One benchmark's leftovers (objects it kept alive, threads, imported modules) never
+    weigh on the next: the leak analysis is measured against the objects of its own
+    process, as a service would hold them, not the other benchmarks' as well.
+    """
+    rows: list[tuple[str, Row]] = []
+    missing = []
+    for name in names:
+        if importlib.util.find_spec(f"bench.{name}") is None:
+            missing.append(name)
+            continue
+        with tempfile.TemporaryDirectory(prefix="riptide-bench-rows-") as tmp:
+            out = Path(tmp) / "rows.json"
+            command = [sys.executable, "-m", "bench", "--in-process", "--rows-json", str(out), name]
+            done = subprocess.run([*command, *(["--quick"] if quick else [])], check=False)
+            try:
+                found = [Row(**fields) for fields in json.loads(out.read_text())]
+            except (OSError, ValueError, TypeError) as exc:
+                found = [
+                    Row("benchmark run", f"failed: exit status {done.returncode} ({exc})", "completes", False)
+                ]
+        rows.extend((name, row) for row in found)
+    return rows, missing
+
+
 def bars_missed(rows: list[tuple[str, Row]]) -> list[tuple[str, Row]]:
     return [(bench, row) for bench, row in rows if row.ok is False]
 
@@ -150,9 +182,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--write", action="store_true", help=f"also put the table into {RESULTS_FILE} between its markers"
     )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run the benchmarks in this process (by default each of several runs in its own)",
+    )
+    parser.add_argument("--rows-json", type=Path, help=argparse.SUPPRESS)  # a child's rows, for its parent
     args = parser.parse_args(argv)
     names = args.names or BENCHMARKS
-    rows, missing = run_benchmarks(names, args.quick)
+    if args.in_process or len(names) == 1:
+        rows, missing = run_benchmarks(names, args.quick)
+    else:
+        rows, missing = run_isolated(names, args.quick)
+    if args.rows_json is not None:
+        args.rows_json.write_text(json.dumps([dataclasses.asdict(row) for _, row in rows]))
+        return exit_code(rows, missing)
     when = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
     command = f"python -m bench{' --quick' if args.quick else ''} {' '.join(args.names)}".rstrip()
     machine_line = f"Machine: {machine()}"

@@ -122,3 +122,33 @@ def test_footprint_full_after_is_the_slowest_buffer_to_fill():
     config = ProfilingConfig(memory_interval_secs=5, leak_check_interval_secs=60)
     # stack store 10 min, history 720 samples x 5 s = 60 min, leak history 96 x 60 s = 96 min
     assert footprint.full_after_minutes(config) == 96
+
+
+def test_several_benchmarks_run_each_in_a_process_of_its_own_and_a_crashed_one_fails(monkeypatch, capsys):
+    for name, rows in (("fake_a", [Row("a", "1 ms", "< 5 ms", True, "detail")]), ("fake_b", None)):
+        module = types.ModuleType(f"bench.{name}")
+        module.run = lambda quick=False, rows=rows: rows
+        monkeypatch.setitem(sys.modules, f"bench.{name}", module)
+    real_find_spec = runner.importlib.util.find_spec
+    monkeypatch.setattr(
+        runner.importlib.util,
+        "find_spec",
+        lambda name: object() if name in ("bench.fake_a", "bench.fake_b") else real_find_spec(name),
+    )
+    children = []
+
+    def fake_run(command, check):
+        children.append(command)
+        args = command[3:]
+        if "fake_b" in args:  # a child that died before writing its rows
+            return types.SimpleNamespace(returncode=-9)
+        return types.SimpleNamespace(returncode=runner.main(args))
+
+    monkeypatch.setattr(runner.subprocess, "run", fake_run)
+    assert runner.main(["fake_a", "fake_b", "no_such_benchmark"]) == 1
+    assert [c[1:4] for c in children] == [["-m", "bench", "--in-process"]] * 2
+    assert [c[-1] for c in children] == ["fake_a", "fake_b"]
+    out = capsys.readouterr().out
+    assert "| fake_a | a | 1 ms (detail) | < 5 ms | yes |" in out
+    assert "| fake_b | benchmark run | failed: exit status -9" in out
+    assert "no such benchmark: no_such_benchmark" in out
