@@ -42,9 +42,6 @@ MIN_SAMPLE_WAIT_SECS = 0.002
 # At a sample, a thread counts as running if it spent at least this share of the short
 # wait before the sample on the CPU: one that waited for the GIL all along did not.
 RECENT_CPU_FRACTION = 0.05
-# Sampled at once (no short window), a thread runs if its clock moved at all since the
-# last sample: its share of the interval still follows the CPU it used in it.
-SINCE_LAST_CPU_FRACTION = 1e-9
 
 FrameSource = Callable[[], Mapping[int, FrameType]]
 ThreadSource = Callable[[], Mapping[int, threading.Thread]]
@@ -250,9 +247,6 @@ class StackSampler(PeriodicWorker):
         self._last_tick: float | None = None
         self._schedule_start: float | None = None
         self._wait = wait or self._sleep
-        # Ticks that sampled as soon as they had the GIL (see `tick`).
-        self.fast_ticks = 0
-        self._ran_fraction = RECENT_CPU_FRACTION
         # One sample stands for at most this long (after a stall of the sampler).
         self.max_gap_secs = max(1.0, 5.0 / sample_hz)
         # Exact call counts over bounded windows, only with full profiling.
@@ -279,74 +273,43 @@ class StackSampler(PeriodicWorker):
         return self._clock()
 
     def tick(self) -> None:
-        """Sample at a time that does not depend on where the GIL came free.
+        """Sample at a time that does not depend on when the GIL came free.
 
         The worker wakes when a tick is due, but gets the GIL only when its holder
         releases it: at its next blocking call, or after the switch interval (5 ms).
-        So the sample is taken at a fixed time after the due time, one switch interval,
-        which is when a holder that kept running is made to give the GIL up: a tick that
-        got it that late samples at once (one wake per tick, the usual case for a busy
-        thread). A tick that got it sooner (free, or released at a blocking call of the
-        holder's choosing) shortens the switch interval, waits until that time and
-        samples there, within about SAMPLE_SWITCH_INTERVAL_SECS; then it restores the
-        interval. When one sampled thread at most used the CPU since the last sample, it
-        is the one that may run at the sample. When several did, which of them runs now
-        is read from a short window of their clocks: the wait lasts MIN_SAMPLE_WAIT_SECS
-        more (at least that long), and a thread is running at the sample only if it used
-        the CPU in that window (one waiting for the GIL did not).
+        Sampling then would find threads at their blocking calls and miss CPU bursts
+        shorter than the switch interval (a 5 ms view is caught at the socket write
+        after it). So the tick shortens the switch interval, waits until a fixed time
+        after the due time (later than the GIL usually takes to come free; at least
+        MIN_SAMPLE_WAIT_SECS), and samples there, within about SAMPLE_SWITCH_INTERVAL_SECS;
+        then it restores the interval.
+        The threads' CPU clocks are read when the wait starts too: a thread is running
+        at the sample only if it used the CPU in that short window (a thread waiting for
+        the GIL does not).
         """
         if self.exact is not None:
             self.exact.poll()
-        now = self._clock()
         usual = sys.getswitchinterval()
         short = min(usual, SAMPLE_SWITCH_INTERVAL_SECS)
-        due = now
-        if self._schedule_start is not None:
-            # The due time nearest to now (the worker may wake a hair before it).
-            due = self._schedule_start + self.interval * round((now - self._schedule_start) / self.interval)
-        clocks = self._cpu_snapshot()
-        # With one thread on the CPU since the last sample, no window is needed to tell
-        # which one runs; with several, the wait is at least the window.
-        single = self._moved_since_last(clocks) <= 1
-        lead = min(usual if single else usual + MIN_SAMPLE_WAIT_SECS, 0.5 * self.interval)
-        delay = due + lead - now
-        if single and delay <= 0:
-            self.fast_ticks += 1
-            self.sample(now, recent=self._since_last(now), ran_fraction=SINCE_LAST_CPU_FRACTION)
-            return
         sys.setswitchinterval(short)
         try:
-            if not single:
-                delay = max(delay, MIN_SAMPLE_WAIT_SECS)
+            now = self._clock()
+            delay = MIN_SAMPLE_WAIT_SECS
+            if self._schedule_start is not None:
+                # The due time nearest to now (the worker may wake a hair before it), and a
+                # lead past it longer than the GIL usually takes to come free.
+                lead = min(2 * usual + SAMPLE_SWITCH_INTERVAL_SECS, 0.5 * self.interval)
+                due = self._schedule_start + self.interval * round(
+                    (now - self._schedule_start) / self.interval
+                )
+                delay = max(due + lead - now, delay)
+            before = self._cpu_snapshot()
             if self._wait(delay):
                 return  # stopping
-            now = self._clock()
-            if single:
-                self.sample(now, recent=self._since_last(now), ran_fraction=SINCE_LAST_CPU_FRACTION)
-            else:
-                self.sample(now, recent=(clocks, delay))
+            self.sample(self._clock(), recent=(before, delay))
         finally:
             if sys.getswitchinterval() == short:  # unless someone else changed it meanwhile
                 sys.setswitchinterval(usual)
-
-    def _since_last(self, now: float) -> tuple[dict[int, float | None], float] | None:
-        """Every thread's CPU clock at the last sample, and the seconds since (None before the first)."""
-        last = self._last_tick
-        if last is None or now <= last:
-            return None
-        return ({ident: state.last_cpu for ident, state in self._states.items()}, now - last)
-
-    def _moved_since_last(self, clocks: dict[int, float | None]) -> int:
-        """How many sampled threads used the CPU since the last sample (new ones count)."""
-        states = self._states
-        moved = 0
-        for ident, cpu in clocks.items():
-            state = states.get(ident)
-            if state is None:
-                moved += 1
-            elif not state.excluded and (state.last_cpu is None or cpu != state.last_cpu):
-                moved += 1
-        return moved
 
     def _sleep(self, secs: float) -> bool:
         """Sleep a tick's short wait (cheaper than an Event's); whether the sampler is stopping."""
@@ -358,20 +321,14 @@ class StackSampler(PeriodicWorker):
         read = self._thread_cpu
         return {ident: read(ident) for ident in list(self._threads())}
 
-    def sample(
-        self,
-        now: float,
-        recent: tuple[dict[int, float | None], float] | None = None,
-        ran_fraction: float = RECENT_CPU_FRACTION,
-    ) -> None:
+    def sample(self, now: float, recent: tuple[dict[int, float | None], float] | None = None) -> None:
         """Take one sample of every thread at monotonic time `now`.
 
         `recent` is (CPU clocks by ident, seconds ago): a thread may be running at the
-        sample if it spent `ran_fraction` of that short window on the CPU (from zero
+        sample if it spent RECENT_CPU_FRACTION of that short window on the CPU (from zero
         for a thread started since); without it, if its clock moved since its last sample.
         The threads running at a sample share its interval of CPU (they share one GIL).
         """
-        self._ran_fraction = ran_fraction
         interval = self._interval(now)
         walks = self._walk_all(interval is not None, recent)
         records = []
@@ -388,7 +345,7 @@ class StackSampler(PeriodicWorker):
         if len(running) > 1:
             # They share one GIL: split the interval by the CPU each used just before the
             # sample (a loop thread woken for a moment gets its moment, not half).
-            # A running thread's rate is at least `ran_fraction`, so the total is positive.
+            # A running thread's rate is at least RECENT_CPU_FRACTION, so the total is positive.
             total = sum(running)
             records = [
                 (r[0], r[1], r[2] * rate / total, *r[3:]) for r, rate in zip(records, rates, strict=True)
@@ -539,7 +496,7 @@ class StackSampler(PeriodicWorker):
         An event loop whose Python leaf is its own driver (uvloop polls in C, below
         `Runner.run`) is idle when it did not run, and its own work when it did.
         """
-        ran = rate >= self._ran_fraction
+        ran = rate >= RECENT_CPU_FRACTION
         if ran and gil_wait and state.gil_checkable:
             return False, True
         if not ran and state.stack and self._is_loop_driver(state.stack[-1]):
