@@ -101,7 +101,11 @@ def run_isolated(names: list[str], quick: bool) -> tuple[list[tuple[str, Row]], 
     rows: list[tuple[str, Row]] = []
     missing = []
     for name in names:
-        if importlib.util.find_spec(f"bench.{name}") is None:
+        try:
+            found_spec = importlib.util.find_spec(f"bench.{name}")
+        except ModuleNotFoundError:  # a dotted name under a package that does not exist
+            found_spec = None
+        if found_spec is None:
             missing.append(name)
             continue
         with tempfile.TemporaryDirectory(prefix="riptide-bench-rows-") as tmp:

@@ -145,10 +145,10 @@ def test_several_benchmarks_run_each_in_a_process_of_its_own_and_a_crashed_one_f
         return types.SimpleNamespace(returncode=runner.main(args))
 
     monkeypatch.setattr(runner.subprocess, "run", fake_run)
-    assert runner.main(["fake_a", "fake_b", "no_such_benchmark"]) == 1
+    assert runner.main(["fake_a", "fake_b", "no_such_benchmark", "no_such.module"]) == 1
     assert [c[1:4] for c in children] == [["-m", "bench", "--in-process"]] * 2
     assert [c[-1] for c in children] == ["fake_a", "fake_b"]
     out = capsys.readouterr().out
     assert "| fake_a | a | 1 ms (detail) | < 5 ms | yes |" in out
     assert "| fake_b | benchmark run | failed: exit status -9" in out
-    assert "no such benchmark: no_such_benchmark" in out
+    assert "no such benchmark: no_such_benchmark, no_such.module" in out
