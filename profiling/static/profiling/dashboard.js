@@ -544,8 +544,12 @@
   }
 
   function showSnapshot(snapshot) {
+    // The answer to the button and the feed's event tell of the same snapshot: shown once, so
+    // the link is not swapped for a copy under a click.
+    var shown = $("snapshot-download");
+    if (shown && snapshot.snapshot_id && shown.dataset.snapshot === snapshot.snapshot_id) { return; }
     var link = el("a", { "class": "download", href: downloadUrl(snapshot), download: (snapshot.snapshot_id || "snapshot") + ".json",
-      id: "snapshot-download", text: "Download " + snapshot.snapshot_id + " (" + mb(snapshot.size_bytes) + ")" });
+      id: "snapshot-download", "data-snapshot": snapshot.snapshot_id || "", text: "Download " + snapshot.snapshot_id + " (" + mb(snapshot.size_bytes) + ")" });
     show($("snapshot-result"), [link, el("p", { "class": "muted", text: "Status " + snapshot.status + " · " +
       clock(snapshot.timestamp) + (snapshot.instance ? " · " + snapshot.instance : "") +
       (snapshot.file_path ? " · " + snapshot.file_path : "") })]);
