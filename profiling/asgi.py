@@ -14,11 +14,15 @@ request bodies over the limit on the app's own paths before Django reads them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
 from profiling.asgi_limits import BodySizeLimitMiddleware, adapt_daphne
 from profiling.conf import runtime
 from profiling.core.runtime import ProfilingRuntime
+from profiling.endpoints import asgi_path
+from profiling.endpoints import install as install_endpoints
 from profiling.settings import profiling_settings
 from profiling.startup import autostart, profiling_paths
 
@@ -33,6 +37,8 @@ class ProfilerMiddleware:
         self.profiler = profiler
         self._paths: tuple[str, ...] | None = None
         self.limited = BodySizeLimitMiddleware(app, max_bytes=max_bytes, paths=self.profiling_paths)
+        # Requests per route are counted only while profiling is on (off costs nothing).
+        self.track = bool(profiler.config.enabled)
 
     def profiling_paths(self) -> tuple[str, ...]:
         if self._paths is None:
@@ -52,9 +58,36 @@ class ProfilerMiddleware:
         if kind == "lifespan":
             return await self._lifespan(receive, send)
         self.profiler.ensure_running()
-        if kind == "http" and self._is_profiling_path(scope):
-            return await self.limited(scope, receive, send)
-        return await self.app(scope, receive, send)
+        if kind != "http":
+            return await self.app(scope, receive, send)
+        app = self.limited if self._is_profiling_path(scope) else self.app
+        if not self.track:
+            return await app(scope, receive, send)
+        return await self._counted(app, scope, receive, send)
+
+    async def _counted(self, app, scope, receive, send):
+        """Run one HTTP request, then record its method, path, status and duration."""
+        started = time.perf_counter()
+        status = 0
+
+        async def send_status(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message.get("status", 0)
+            await send(message)
+
+        try:
+            await app(scope, receive, send_status)
+        except asyncio.CancelledError:
+            status = status or 499  # the client went away before an answer
+            raise
+        except BaseException:
+            status = status or 500
+            raise
+        finally:
+            self.profiler.endpoints.record(
+                scope.get("method", ""), asgi_path(scope), status, time.perf_counter() - started
+            )
 
     async def _lifespan(self, receive, send):
         # Django's handler speaks no lifespan; the profiler is what starts and stops here.
@@ -94,6 +127,8 @@ def wrap(application, *, start: bool | None = None, profiler: ProfilingRuntime |
     if not isinstance(application, ProtocolTypeRouter):
         application = ProtocolTypeRouter({"http": application, "websocket": websocket_application()})
     wrapped = ProfilerMiddleware(application, profiler, max_bytes=profiling_settings.MAX_BODY_BYTES)
+    if wrapped.track:
+        install_endpoints(profiler)
     adapt_daphne()
     autostart(profiler, profiling_settings.AUTOSTART if start is None else start)
     return wrapped

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 from profiling.conf import runtime
 from profiling.core.runtime import ProfilingRuntime
+from profiling.endpoints import install as install_endpoints
 from profiling.settings import profiling_settings
 from profiling.startup import autostart, profiling_paths
 
@@ -29,8 +31,37 @@ class ProfilerMiddleware:
         self.profiler = profiler
         self.max_bytes = max_bytes
         self._paths: tuple[str, ...] | None = None
+        # Requests per route are counted only while profiling is on (off costs nothing).
+        self.track = bool(profiler.config.enabled)
 
     def __call__(self, environ, start_response):
+        if not self.track:
+            return self._serve(environ, start_response)
+        started = time.perf_counter()
+        status = 500  # unless the application starts a response
+
+        def start_with_status(status_line, headers, exc_info=None):
+            nonlocal status
+            try:
+                status = int(status_line.split(" ", 1)[0])
+            except ValueError:
+                status = 0
+            if exc_info is None:  # as it was called: a start_response may take two arguments only
+                return start_response(status_line, headers)
+            return start_response(status_line, headers, exc_info)
+
+        try:
+            return self._serve(environ, start_with_status)
+        finally:
+            # The response is built (streamed bodies are still to be sent): its duration so far.
+            self.profiler.endpoints.record(
+                environ.get("REQUEST_METHOD", ""),
+                environ.get("PATH_INFO", ""),
+                status,
+                time.perf_counter() - started,
+            )
+
+    def _serve(self, environ, start_response):
         self.profiler.ensure_running()
         if self._paths is None:
             self._paths = profiling_paths()
@@ -78,5 +109,7 @@ def wrap(application, *, start: bool | None = None, profiler: ProfilingRuntime |
     """The host's WSGI `application` with the profiler; `start` as in profiling.asgi.wrap."""
     profiler = profiler or runtime()
     wrapped = ProfilerMiddleware(application, profiler, max_bytes=profiling_settings.MAX_BODY_BYTES)
+    if wrapped.track:
+        install_endpoints(profiler)
     autostart(profiler, profiling_settings.AUTOSTART if start is None else start)
     return wrapped

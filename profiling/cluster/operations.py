@@ -14,7 +14,7 @@ from collections.abc import Callable
 from profiling.core import errors
 from profiling.core.memory.service import memory_analysis
 from profiling.core.runtime import ProfilingRuntime
-from profiling.core.stacks import bottlenecks, flamegraph
+from profiling.core.stacks import bottlenecks, endpoints, flamegraph
 
 Operation = Callable[[ProfilingRuntime, dict], dict]
 
@@ -59,6 +59,7 @@ OPERATIONS: dict[str, Operation] = {
     "allocations": lambda runtime, args: memory_analysis(runtime).allocations_report(args.get("wait", 0.0)),
     "bottlenecks": lambda runtime, args: bottlenecks(runtime, **args),
     "flamegraph": _flamegraph,
+    "endpoints": lambda runtime, args: endpoints(runtime, **args),
 }
 
 # The core errors an answer may carry back, by name; anything else is a failure of the

@@ -12,7 +12,7 @@ STACKS = "stacks"
 
 
 def stack_sampler_worker(runtime: ProfilingRuntime) -> StackSampler:
-    return StackSampler(runtime.config.sample_hz, full=runtime.config.full)
+    return StackSampler(runtime.config.sample_hz, full=runtime.config.full, endpoints=runtime.endpoints)
 
 
 def default_workers() -> dict[str, WorkerFactory]:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from profiling.core.config import MIB, ProfilingConfig
+from profiling.core.endpoints.tracker import EndpointTracker
 from profiling.core.errors import ProfilingDisabledError, ProfilingNotRunningError
 from profiling.core.readers import PsutilReader, SystemReader
 from profiling.core.reports import cpu_report, memory_report, threshold_status
@@ -70,6 +71,8 @@ class ProfilingRuntime:
         self._charged_cpu = 0.0
         self._charged_lock = threading.Lock()
         self._last_message: tuple[Sample, str, dict] | None = None
+        # Which request each stack sample serves, and the requests per route (profiling/core/endpoints).
+        self.endpoints = EndpointTracker(clock=clock)
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -145,6 +148,7 @@ class ProfilingRuntime:
         self._components = {}
         self._components_lock = threading.Lock()
         self._pid = None
+        self.endpoints.after_fork()
 
     def component(self, cls: Callable[[ProfilingRuntime], T]) -> T:
         """This process's `cls(self)`, built on first use (a forked child builds its own)."""

@@ -15,6 +15,12 @@ class BottlenecksQuerySerializer(QuerySerializer):
         default="app",
         help_text="app: innermost application frame (not stdlib/site-packages); all: leaf frame.",
     )
+    endpoint = serializers.CharField(
+        required=False,
+        max_length=300,
+        help_text="Only the samples of this endpoint's requests: an `endpoint` id from "
+        "GET /api/profiling/endpoints (e.g. `GET /api/items/<int:pk>`, `background`).",
+    )
 
 
 class FlamegraphQuerySerializer(QuerySerializer):
@@ -23,6 +29,12 @@ class FlamegraphQuerySerializer(QuerySerializer):
         choices=["collapsed", "json"],
         default="json",
         help_text="collapsed: `a;b;c 12` lines (text/plain, flamegraph.pl/speedscope); json: a tree.",
+    )
+    endpoint = serializers.CharField(
+        required=False,
+        max_length=300,
+        help_text="Only the samples of this endpoint's requests: an `endpoint` id from "
+        "GET /api/profiling/endpoints (e.g. `GET /api/items/<int:pk>`, `background`).",
     )
 
 
@@ -96,3 +108,58 @@ class FlamegraphSerializer(FlameNodeSerializer):
     window_secs = serializers.FloatField()
     sample_hz = serializers.FloatField()
     unit = serializers.CharField()
+
+
+class EndpointsQuerySerializer(QuerySerializer):
+    window = serializers.IntegerField(
+        min_value=1, max_value=600, default=60, help_text="Seconds of samples and requests (1..600)."
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=300, default=20, help_text="Routes (1..300).")
+
+
+class EndpointHotspotSerializer(serializers.Serializer):
+    function_name = serializers.CharField(help_text="module.qualname")
+    file_location = serializers.CharField()
+    line_number = serializers.IntegerField()
+    cpu_time_percent = serializers.FloatField(help_text="Share of the route's on-CPU samples.")
+    wall_time_percent = serializers.FloatField(help_text="Share of the route's busy time.")
+    samples = serializers.IntegerField()
+
+
+class LatencySerializer(serializers.Serializer):
+    p50 = serializers.FloatField(
+        allow_null=True, help_text="Milliseconds (within 1 %); null without requests."
+    )
+    p95 = serializers.FloatField(allow_null=True)
+    p99 = serializers.FloatField(allow_null=True)
+
+
+class EndpointSerializer(serializers.Serializer):
+    endpoint = serializers.CharField(
+        help_text="`METHOD /route` (the URL pattern), or background (no request), unmatched (no route "
+        "matched), other (past the cap on routes); pass it as ?endpoint= to bottlenecks and flamegraph."
+    )
+    method = serializers.CharField(allow_null=True)
+    route = serializers.CharField(allow_null=True, help_text="The URL pattern, with a leading slash.")
+    name = serializers.CharField(allow_null=True, help_text="The URL pattern's name (namespace:name).")
+    requests = serializers.IntegerField(help_text="Requests that ended in the window.")
+    errors = serializers.IntegerField(help_text="Of which answered 5xx (or failed with no answer).")
+    latency_ms = LatencySerializer()
+    cpu_ms_per_request = serializers.FloatField(
+        allow_null=True, help_text="The route's sampled CPU time over its requests; null without requests."
+    )
+    busy_time_percent = serializers.FloatField(help_text="Share of the process's busy thread time.")
+    cpu_time_percent = serializers.FloatField(help_text="Share of the process's sampled on-CPU time.")
+    samples = serializers.IntegerField(help_text="Busy samples of the route's requests.")
+    hotspots = EndpointHotspotSerializer(many=True)
+
+
+class EndpointsSerializer(serializers.Serializer):
+    instance = serializers.CharField(help_text="host:pid of the process that answered (see ?instance=).")
+    timestamp = serializers.CharField()
+    analysis_duration_ms = serializers.FloatField()
+    window_secs = serializers.FloatField()
+    sample_hz = serializers.FloatField()
+    busy_samples = serializers.IntegerField()
+    endpoints = EndpointSerializer(many=True, help_text="Sorted by share of busy time.")
+    note = serializers.CharField(allow_null=True)

@@ -1,4 +1,4 @@
-"""GET /api/profiling/bottlenecks and /api/profiling/flamegraph."""
+"""GET /api/profiling/bottlenecks, /api/profiling/flamegraph and /api/profiling/endpoints."""
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -9,6 +9,8 @@ from rest_framework.response import Response
 from profiling.serializers.bottlenecks import (
     BottlenecksQuerySerializer,
     BottlenecksSerializer,
+    EndpointsQuerySerializer,
+    EndpointsSerializer,
     FlamegraphQuerySerializer,
     FlamegraphSerializer,
 )
@@ -61,3 +63,18 @@ class FlamegraphView(ProfilingView):
         if "collapsed" in body:
             return HttpResponse(body["collapsed"], content_type="text/plain; charset=utf-8")
         return Response(body)
+
+
+class EndpointsView(ProfilingView):
+    throttle_scope = "endpoints"
+
+    @extend_schema(
+        parameters=[EndpointsQuerySerializer, INSTANCE_PARAMETER],
+        responses={200: EndpointsSerializer, **BAD_REQUEST, **REMOTE_ERRORS, **COMMON_ERRORS},
+        tags=["profiling"],
+    )
+    def get(self, request):
+        """Per route: requests, errors, latency, CPU per request, share of busy time, hotspots."""
+        query = EndpointsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(answer(request, "endpoints", query.validated_data))

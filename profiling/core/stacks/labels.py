@@ -167,6 +167,10 @@ class CodeLabeler:
             self._files[filename] = result
         return result
 
+    def intern(self, label: FrameLabel) -> int:
+        """The id of a label made by hand (a route's), the overflow id once the labels are full."""
+        return self._intern(label)
+
     def _intern(self, label: FrameLabel) -> int:
         found = self._ids.get(label)
         if found is not None:

@@ -204,22 +204,33 @@ def _frame_name(labeler: CodeLabeler, label_id: int) -> str:
     return labeler.label(label_id).function_name.replace(";", ":").replace(" ", "_")
 
 
-def collapsed(totals: Totals, labeler: CodeLabeler) -> str:
+def _frames(stack: Stack, is_route: Callable[[int], bool] | None) -> Stack:
+    """A stack without the route label the sampler puts at its root when it attributes samples."""
+    return stack[1:] if is_route is not None and stack and is_route(stack[0]) else stack
+
+
+def collapsed(totals: Totals, labeler: CodeLabeler, is_route: Callable[[int], bool] | None = None) -> str:
     """Busy samples as collapsed stacks: `outer;inner;leaf count` lines (flamegraph.pl, speedscope)."""
     lines: dict[str, int] = {}
     for stack, stats in totals.stacks.items():
-        key = ";".join(_frame_name(labeler, label_id) for label_id in stack)
+        key = ";".join(_frame_name(labeler, label_id) for label_id in _frames(stack, is_route))
         lines[key] = lines.get(key, 0) + stats.samples
     return "".join(f"{key} {count}\n" for key, count in sorted(lines.items()))
 
 
-def flame_tree(totals: Totals, labeler: CodeLabeler, *, min_fraction: float = 0.0005) -> dict:
+def flame_tree(
+    totals: Totals,
+    labeler: CodeLabeler,
+    *,
+    min_fraction: float = 0.0005,
+    is_route: Callable[[int], bool] | None = None,
+) -> dict:
     """Busy samples as a tree of {name, value, children}; nodes under `min_fraction` are dropped."""
     root: dict = {"name": "all", "value": 0, "children": {}}
     for stack, stats in totals.stacks.items():
         node = root
         node["value"] += stats.samples
-        for label_id in stack:
+        for label_id in _frames(stack, is_route):
             children = node["children"]
             child = children.get(label_id)
             if child is None:

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from types import CodeType, FrameType
+from typing import TYPE_CHECKING
 
 from profiling.core.frames import exclusive_pass
 from profiling.core.periodic import PeriodicWorker
@@ -24,6 +25,9 @@ from profiling.core.stacks.idle import (
 from profiling.core.stacks.labels import CodeLabeler
 from profiling.core.stacks.store import Stack, StackStore
 from profiling.core.stacks.threadcpu import ThreadCpuClock, ThreadSyscalls
+
+if TYPE_CHECKING:
+    from profiling.core.endpoints.tracker import EndpointTracker, Mark
 
 PROFILER_THREAD_PREFIX = "riptide-"
 MAX_DEPTH = 128
@@ -85,11 +89,17 @@ def _same_caller(frame: FrameType, at: int, ids: list[int], codes: list[CodeType
     return back is None or len(labels) > len(ids)  # the last walk ended here: the root, or truncated
 
 
-def _walk(state: _ThreadState, frame: FrameType) -> tuple:
+def _walk(
+    state: _ThreadState,
+    frame: FrameType,
+    key_codes: frozenset[CodeType] = frozenset(),
+    read_mark: Callable[[FrameType], Mark | None] | None = None,
+) -> tuple:
     """Read one thread's stack as plain values (called with the GIL held throughout).
 
     Returns (leaf id, leaf code, caller id, lasti, fresh frames or None when the
-    stack is unchanged, position in the last walk where the rest is reused, truncated).
+    stack is unchanged, position in the last walk where the rest is reused, truncated,
+    (position, mark) of the innermost fresh frame serving a request or None).
     """
     back = frame.f_back
     parent_id = id(back) if back is not None else 0
@@ -98,10 +108,11 @@ def _walk(state: _ThreadState, frame: FrameType) -> tuple:
     if id(frame) == state.leaf_id and leaf_code is state.leaf_code and parent_id == state.parent_id:
         # The same call still running (or one of the same function from the same
         # running caller): the same stack.
-        return (id(frame), leaf_code, parent_id, lasti, None, None, False)
+        return (id(frame), leaf_code, parent_id, lasti, None, None, False, None)
     previous_ids, previous_codes, previous_labels = state.chain_ids, state.chain_codes, state.labels
     previous_at = state.positions
     fresh: list[tuple[int, CodeType, dict]] = []
+    found = None
     current: FrameType | None = frame
     while current is not None:
         code = current.f_code
@@ -111,12 +122,23 @@ def _walk(state: _ThreadState, frame: FrameType) -> tuple:
             and previous_codes[at] is code
             and _same_caller(current, at, previous_ids, previous_codes, previous_labels)
         ):
-            return (id(frame), leaf_code, parent_id, lasti, fresh, at, False)
+            return (id(frame), leaf_code, parent_id, lasti, fresh, at, False, found)
         if len(fresh) >= MAX_DEPTH:
-            return (id(frame), leaf_code, parent_id, lasti, fresh, None, True)
+            return (id(frame), leaf_code, parent_id, lasti, fresh, None, True, found)
+        if found is None and code in key_codes and read_mark is not None:
+            mark = _read_mark(read_mark, current)
+            if mark is not None:
+                found = (len(fresh), mark)
         fresh.append((id(current), code, current.f_globals))
         current = current.f_back
-    return (id(frame), leaf_code, parent_id, lasti, fresh, None, False)
+    return (id(frame), leaf_code, parent_id, lasti, fresh, None, False, found)
+
+
+def _read_mark(read_mark: Callable[[FrameType], Mark | None], frame: FrameType) -> Mark | None:
+    try:
+        return read_mark(frame)
+    except Exception:  # a frame whose request is not readable: no mark, never a failed sample
+        return None
 
 
 class _CountedFrames:
@@ -164,6 +186,9 @@ class _ThreadState:
         "chain_codes",
         "labels",
         "positions",
+        "mark",
+        "mark_at",
+        "thread_mark",
     )
 
     def __init__(self, thread: threading.Thread | None, excluded: bool):
@@ -189,6 +214,11 @@ class _ThreadState:
         self.chain_codes: list[CodeType] = []
         self.labels: list[int] = []
         self.positions: dict[int, int] = {}
+        # The innermost request mark read from a frame of the last walked stack and that
+        # frame's position in chain_ids; the thread's own mark at the last sample.
+        self.mark: Mark | None = None
+        self.mark_at = -1
+        self.thread_mark: Mark | None = None
         self.counted_app = _CountedFrames()
         self.counted_leaf = _CountedFrames()
 
@@ -218,6 +248,7 @@ class StackSampler(PeriodicWorker):
         full: bool = False,
         wait: Callable[[float], bool] | None = None,
         wants_cpu: Callable[[int], bool | None] | None = None,
+        endpoints: EndpointTracker | None = None,
     ):
         if not 0 < sample_hz <= 10_000:
             raise ValueError("sample_hz must be positive")
@@ -239,6 +270,8 @@ class StackSampler(PeriodicWorker):
         )
         self.gc_timer = gc_timer or GcTimer()
         self._callees = CalleeReader.shared()
+        # Which request each sample serves (a route label at the root of its stack), when on.
+        self.endpoints = endpoints
         self._states: dict[int, _ThreadState] = {}
         self._app_index: dict[Stack, int] = {}
         self._app_index_frames = 0
@@ -310,6 +343,8 @@ class StackSampler(PeriodicWorker):
         finally:
             if sys.getswitchinterval() == short:  # unless someone else changed it meanwhile
                 sys.setswitchinterval(usual)
+        if self.endpoints is not None and self.endpoints.enabled:
+            self.endpoints.drain()
 
     def _sleep(self, secs: float) -> bool:
         """Sleep a tick's short wait (cheaper than an Event's); whether the sampler is stopping."""
@@ -334,12 +369,12 @@ class StackSampler(PeriodicWorker):
         records = []
         rates = []
         unmeasured = 0
-        for state, rate, walk, gil_wait in walks:
+        for state, rate, walk, gil_wait, thread_mark in walks:
             if walk is None:
                 unmeasured += 1
             else:
                 assert interval is not None
-                records.append(self._observe(state, walk, rate, interval, gil_wait))
+                records.append(self._observe(state, walk, rate, interval, gil_wait, thread_mark))
                 rates.append(rate)
         running = [rate for record, rate in zip(records, rates, strict=True) if record[2] > 0]
         if len(running) > 1:
@@ -382,6 +417,15 @@ class StackSampler(PeriodicWorker):
             own = threading.get_ident()
             states = self._states
             callees, wants_cpu = self._callees, self._wants_cpu
+            tracker = self.endpoints if self.endpoints is not None and self.endpoints.enabled else None
+            if tracker is not None:
+                thread_marks, key_codes, read_mark = (
+                    tracker.thread_marks,
+                    tracker.key_codes,
+                    tracker.read_mark,
+                )
+            else:
+                thread_marks, key_codes, read_mark = {}, frozenset(), None
             recent_cpu, recent_secs = (None, 0.0) if recent is None or recent[1] <= 0 else recent
             walks = []
             frame = None
@@ -398,7 +442,7 @@ class StackSampler(PeriodicWorker):
                 cpu = self._thread_cpu(ident)
                 last_cpu, state.last_cpu = state.last_cpu, cpu
                 if cpu is None or not measure:
-                    walks.append((state, 0.0, None, False))
+                    walks.append((state, 0.0, None, False, None))
                     continue
                 # A thread not seen before started since the last tick (every live thread is
                 # in every pass), and its CPU clock started at zero: all of it is new.
@@ -408,7 +452,7 @@ class StackSampler(PeriodicWorker):
                     if before is not None:
                         used = cpu - before if cpu >= before else cpu  # a new thread on a reused ident
                         rate = min(1.0, used / recent_secs)
-                walk = _walk(state, frame)
+                walk = _walk(state, frame, key_codes, read_mark)
                 # In a blocking built-in by its frame, but running in the kernel or waiting
                 # for the GIL: not blocked (read while no other thread can move).
                 gil_wait = (
@@ -416,15 +460,23 @@ class StackSampler(PeriodicWorker):
                     and callees.cached(walk[1], walk[3]) in GIL_RETURN_CALLEES
                     and wants_cpu(ident) is True
                 )
-                walks.append((state, rate, walk, gil_wait))
+                walks.append((state, rate, walk, gil_wait, thread_marks.get(ident)))
             if len(states) > len(frames):
                 for ident in [i for i in states if i not in frames]:
                     del states[ident]
+            if tracker is not None and len(thread_marks) > len(frames):
+                tracker.prune_threads(frames)
             frames = frame = None  # no frame outlives the pass
             return walks
 
     def _observe(
-        self, state: _ThreadState, walk: tuple, rate: float, interval: float, gil_wait: bool = False
+        self,
+        state: _ThreadState,
+        walk: tuple,
+        rate: float,
+        interval: float,
+        gil_wait: bool = False,
+        thread_mark: Mark | None = None,
     ) -> tuple:
         """One thread's sample: (stack, idle, cpu secs, wall secs, label of a new attributed call, of a new leaf call).
 
@@ -436,8 +488,16 @@ class StackSampler(PeriodicWorker):
         in proportion to how often samples find it running, which also counts a thread
         that lives for one sample only.
         """
-        leaf_id, leaf_code, parent_id, lasti, fresh, reuse_at, truncated = walk
+        leaf_id, leaf_code, parent_id, lasti, fresh, reuse_at, truncated, found = walk
         if fresh is None:  # the same call is still running: the same stack
+            if thread_mark != state.thread_mark and self.endpoints is not None and state.stack:
+                state.thread_mark = thread_mark
+                if (
+                    state.mark is None
+                    and self.endpoints.enabled
+                    and self.endpoints.routes.is_route(state.stack[0])
+                ):  # the thread serves another request
+                    state.stack = self.store.intern((self._route_of(None, thread_mark), *state.stack[1:]))
             if lasti != state.lasti:
                 state.lasti = lasti
                 state.idle, state.blocked, state.gil_checkable = self._leaf_state(
@@ -465,7 +525,18 @@ class StackSampler(PeriodicWorker):
         if len(chain_ids) > MAX_DEPTH:  # a reused outer part made it deeper than the cap
             del chain_ids[MAX_DEPTH:], chain_codes[MAX_DEPTH:]
             labels = labels[:MAX_DEPTH] + [self.labeler.truncated_id]
-        stack = self.store.intern(tuple(reversed(labels)))
+        frames_stack = tuple(reversed(labels))
+        if self.endpoints is not None and self.endpoints.enabled:
+            # The innermost request frame: a fresh one, else one in the reused outer part.
+            if found is not None:
+                state.mark_at, state.mark = found
+            elif reuse_at is not None and state.mark is not None and state.mark_at >= reuse_at:
+                state.mark_at = len(fresh) + state.mark_at - reuse_at
+            else:
+                state.mark, state.mark_at = None, -1
+            state.thread_mark = thread_mark
+            frames_stack = (self._route_of(state.mark, thread_mark), *frames_stack)
+        stack = self.store.intern(frames_stack)
         position = self._attributed_position(stack)
         # chain_* are innermost first; stack is outermost first
         index = len(stack) - 1 - position
@@ -487,6 +558,11 @@ class StackSampler(PeriodicWorker):
         state.idle, state.blocked, state.gil_checkable = self._leaf_state(stack, leaf_code, lasti)
         idle, on_cpu = self._running(state, rate, gil_wait)
         return (stack, idle, interval if on_cpu else 0.0, interval, new_attributed, new_leaf)
+
+    def _route_of(self, frame_mark: Mark | None, thread_mark: Mark | None) -> int:
+        """The route label of a sample: its stack's request frame, else its thread's request."""
+        assert self.endpoints is not None
+        return self.endpoints.route_id(frame_mark if frame_mark is not None else thread_mark)
 
     def _running(self, state: _ThreadState, rate: float, gil_wait: bool) -> tuple[bool, bool]:
         """(idle, on the CPU) for a sample of a thread whose leaf state is known.

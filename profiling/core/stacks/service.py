@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from profiling.core.endpoints.report import endpoints_report, route_totals
 from profiling.core.errors import InvalidParameterError, ProfilingNotRunningError
 from profiling.core.stacks.report import bottlenecks_report, collapsed, flame_tree
 from profiling.core.stacks.sampler import StackSampler
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 SCOPES = ("app", "all")
 FLAME_FORMATS = ("collapsed", "json")
 MAX_LIMIT = 100
+MAX_ENDPOINTS_LIMIT = 300
 
 
 def stack_sampler(runtime: ProfilingRuntime) -> StackSampler:
@@ -32,8 +34,31 @@ def _check_window(sampler: StackSampler, window: float) -> None:
         raise InvalidParameterError(f"window must be between 1 and {sampler.store.max_window_secs:g} seconds")
 
 
+def _totals(sampler: StackSampler, window: float, endpoint: str | None):
+    """The window's merged samples, only those of one endpoint's requests when it is given."""
+    totals = sampler.store.window(sampler.now(), window)
+    if endpoint is None:
+        return totals
+    tracker = sampler.endpoints
+    if tracker is None or not tracker.enabled:
+        raise InvalidParameterError(
+            "endpoint needs the server entry point wrapped (profiling.asgi.wrap or profiling.wsgi.wrap)"
+        )
+    route_id = tracker.routes.by_endpoint(endpoint)
+    if route_id is None:
+        raise InvalidParameterError(
+            f"no endpoint {endpoint[:200]!r} has been seen: use an endpoint id from GET /api/profiling/endpoints"
+        )
+    return route_totals(totals, route_id)
+
+
 def bottlenecks(
-    runtime: ProfilingRuntime, *, window: float = 60, limit: int = 10, scope: str = "app"
+    runtime: ProfilingRuntime,
+    *,
+    window: float = 60,
+    limit: int = 10,
+    scope: str = "app",
+    endpoint: str | None = None,
 ) -> dict:
     """Hotspots of the last `window` seconds, ranked by impact score."""
     started = time.perf_counter()
@@ -43,7 +68,7 @@ def bottlenecks(
         raise InvalidParameterError(f"limit must be between 1 and {MAX_LIMIT}")
     if scope not in SCOPES:
         raise InvalidParameterError("scope must be app or all")
-    totals = sampler.store.window(sampler.now(), window)
+    totals = _totals(sampler, window, endpoint)
     exact, exact_note = (None, None)
     if sampler.exact is not None:
         exact, exact_note = sampler.exact.results()
@@ -63,16 +88,19 @@ def bottlenecks(
     )
 
 
-def flamegraph(runtime: ProfilingRuntime, *, window: float = 60, format: str = "json") -> dict | str:
+def flamegraph(
+    runtime: ProfilingRuntime, *, window: float = 60, format: str = "json", endpoint: str | None = None
+) -> dict | str:
     """The window's busy samples as collapsed stacks (text) or a {name, value, children} tree."""
     sampler = stack_sampler(runtime)
     _check_window(sampler, window)
     if format not in FLAME_FORMATS:
         raise InvalidParameterError("format must be collapsed or json")
-    totals = sampler.store.window(sampler.now(), window)
+    totals = _totals(sampler, window, endpoint)
+    is_route = sampler.endpoints.routes.is_route if sampler.endpoints is not None else None
     if format == "collapsed":
-        return collapsed(totals, sampler.labeler)
-    tree = flame_tree(totals, sampler.labeler)
+        return collapsed(totals, sampler.labeler, is_route)
+    tree = flame_tree(totals, sampler.labeler, is_route=is_route)
     return {
         **tree,
         "timestamp": iso_utc(time.time()),
@@ -80,3 +108,35 @@ def flamegraph(runtime: ProfilingRuntime, *, window: float = 60, format: str = "
         "sample_hz": sampler.sample_hz,
         "unit": "samples",
     }
+
+
+def endpoints(runtime: ProfilingRuntime, *, window: float = 60, limit: int = 20) -> dict:
+    """Per route: requests, errors, latency, CPU per request, share of busy time, hotspots."""
+    started = time.perf_counter()
+    sampler = stack_sampler(runtime)
+    _check_window(sampler, window)
+    if not 1 <= limit <= MAX_ENDPOINTS_LIMIT:
+        raise InvalidParameterError(f"limit must be between 1 and {MAX_ENDPOINTS_LIMIT}")
+    tracker = sampler.endpoints
+    if tracker is None:
+        raise ProfilingNotRunningError("The stack sampler attributes no samples to requests in this process.")
+    tracker.drain()
+    now = sampler.now()
+    report = endpoints_report(
+        sampler.store.window(now, window),
+        tracker.requests.window(now, window),
+        tracker.routes,
+        sampler.labeler,
+        sampler.attributed_position,
+        limit=limit,
+        sample_hz=sampler.sample_hz,
+        timestamp=time.time(),
+        started=started,
+        cpu_clock_available=sampler.cpu_clock_available,
+    )
+    if not tracker.enabled:
+        report["note"] = (
+            "No request is attributed: the server entry point is not wrapped (profiling.asgi.wrap "
+            "or profiling.wsgi.wrap), so every sample is background. " + report["note"]
+        )
+    return report

@@ -1,0 +1,1 @@
+"""Where the time goes per route: request marks the sampler reads, routes, request figures."""

@@ -1,0 +1,114 @@
+"""Attribution of samples and requests to the host's Django routes (profiling/core/endpoints).
+
+`install(runtime)` is called by the server entry points (`profiling.asgi.wrap`,
+`profiling.wsgi.wrap`). It tells the runtime's endpoint tracker
+
+* how a path resolves to its route: Django's own resolver, called on the profiler's
+  thread (cached per method and path), never on the request path;
+* which frames serve a request: Django's request handlers (`get_response` under WSGI,
+  the request's task under ASGI), whose `request` local the sampler reads once per frame,
+  and the task asgiref starts on the loop to run an async view or middleware for a sync
+  middleware (`async_to_sync`), which starts in Django's view handler or a middleware;
+* which threads serve a request: a thread is marked by the `request_started` signal and
+  unmarked by `request_finished`. Under ASGI Django sends both from the request's own
+  thread-sensitive worker thread, the one its sync views and middleware run in.
+
+The entry points record each request's method, path, status and duration.
+"""
+
+from __future__ import annotations
+
+from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.base import BaseHandler
+from django.core.signals import request_finished, request_started
+from django.urls import Resolver404, resolve
+from django.utils.deprecation import MiddlewareMixin
+
+from profiling.core.runtime import ProfilingRuntime
+
+
+def resolve_route(path: str) -> tuple[str, str | None] | None:
+    """(route pattern with a leading slash, URL name) of a path, None when no route matches."""
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return None
+    route = match.route or ""
+    return ("/" + route.lstrip("^").removeprefix("/"), match.view_name or None)
+
+
+def request_codes() -> list:
+    """Code objects of Django's frames that hold the request they serve in a `request` local."""
+    codes = [BaseHandler.get_response.__code__, BaseHandler.get_response_async.__code__]
+    codes.append(ASGIHandler.run_get_response.__code__)
+    # An async view behind a sync-only middleware runs in a task of its own that asgiref
+    # starts on the loop (async_to_sync): it starts in the view's handler or a middleware.
+    codes += [BaseHandler._get_response.__code__, BaseHandler._get_response_async.__code__]
+    codes += [MiddlewareMixin.__call__.__code__, MiddlewareMixin.__acall__.__code__]
+    # The request's own task under ASGI starts in a function nested in ASGIHandler.handle.
+    codes.extend(
+        const
+        for const in ASGIHandler.handle.__code__.co_consts
+        if getattr(const, "co_name", "") == "process_request"
+    )
+    return codes
+
+
+def read_request_mark(frame) -> tuple[str, str] | None:
+    """(method, path) of the request held by one of those frames in its `request` local."""
+    request = frame.f_locals.get("request")
+    method = getattr(request, "method", None)
+    path = getattr(request, "path_info", None)
+    if isinstance(method, str) and isinstance(path, str):
+        return (method, path)
+    return None
+
+
+def _path_of(scope: dict) -> str:
+    path = scope.get("path", "")
+    root = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :] or "/"
+    return path
+
+
+class _SignalMarks:
+    """Mark the thread that sends request_started until it sends request_finished."""
+
+    def __init__(self, runtime: ProfilingRuntime):
+        self.runtime = runtime
+
+    def started(self, sender, environ=None, scope=None, **kwargs) -> None:
+        if scope is not None:
+            method, path = scope.get("method", ""), _path_of(scope)
+        elif environ is not None:
+            method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
+        else:
+            return
+        self.runtime.endpoints.mark_thread(method, path)
+
+    def finished(self, sender, **kwargs) -> None:
+        self.runtime.endpoints.unmark_thread()
+
+
+_installed: dict[int, _SignalMarks] = {}
+
+
+def install(runtime: ProfilingRuntime) -> None:
+    """Turn on per-route attribution for this runtime (idempotent)."""
+    runtime.endpoints.configure(
+        resolver=resolve_route, key_codes=request_codes(), read_mark=read_request_mark
+    )
+    if id(runtime) in _installed:
+        return
+    marks = _installed[id(runtime)] = _SignalMarks(runtime)
+    request_started.connect(
+        marks.started, dispatch_uid=f"riptide-endpoints-started-{id(runtime)}", weak=False
+    )
+    request_finished.connect(
+        marks.finished, dispatch_uid=f"riptide-endpoints-finished-{id(runtime)}", weak=False
+    )
+
+
+def asgi_path(scope: dict) -> str:
+    return _path_of(scope)
