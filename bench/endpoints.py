@@ -15,7 +15,12 @@ from bench.harness import load, servers
 
 BARE = "/bench/trivial-public"
 KEYED = "/bench/trivial"
-ENDPOINTS = ["/api/profiling/memory", "/api/profiling/cpu", "/api/profiling/bottlenecks"]
+ENDPOINTS = [
+    "/api/profiling/memory",
+    "/api/profiling/cpu",
+    "/api/profiling/bottlenecks",
+    "/api/profiling/endpoints",
+]
 RPS_BAR = 0.80
 
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 from profiling.core.endpoints.requests import RouteRequests
 from profiling.core.stacks.labels import CodeLabeler
-from profiling.core.stacks.report import attribute, sample_notes
-from profiling.core.stacks.store import Stack, StackStats, Totals
+from profiling.core.stacks.report import sample_notes
+from profiling.core.stacks.store import Stack, Totals
 from profiling.core.timefmt import iso_utc
 
 if TYPE_CHECKING:
@@ -43,30 +43,25 @@ def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(1000.0 * seconds, 3)
 
 
-def _hotspots(
-    stacks: dict[Stack, StackStats], labeler: CodeLabeler, position_of: Callable[[Stack], int], limit: int
-) -> list[dict]:
-    totals = Totals(stacks=stacks)
-    attributed = attribute(totals, position_of, "app")
-    cpu = sum(e.cpu_secs for e in attributed.values())
-    wall = sum(e.wall_secs for e in attributed.values())
-    spots = []
-    for label_id, entry in attributed.items():
+def _hotspots(spots: dict[int, list], labeler: CodeLabeler, limit: int) -> list[dict]:
+    """A route's top functions from {label id: [cpu secs, wall secs, samples]}."""
+    cpu = sum(e[0] for e in spots.values())
+    wall = sum(e[1] for e in spots.values())
+    ranked = sorted(spots.items(), key=lambda item: (-item[1][0], -item[1][1], -item[1][2]))[:limit]
+    result = []
+    for label_id, (spot_cpu, spot_wall, samples) in ranked:
         label = labeler.label(label_id)
-        spots.append(
+        result.append(
             {
                 "function_name": label.function_name,
                 "file_location": label.file_location,
                 "line_number": label.line_number,
-                "cpu_time_percent": round(100.0 * entry.cpu_secs / cpu, 2) if cpu > 0 else 0.0,
-                "wall_time_percent": round(100.0 * entry.wall_secs / wall, 2) if wall > 0 else 0.0,
-                "samples": entry.samples,
+                "cpu_time_percent": round(100.0 * spot_cpu / cpu, 2) if cpu > 0 else 0.0,
+                "wall_time_percent": round(100.0 * spot_wall / wall, 2) if wall > 0 else 0.0,
+                "samples": samples,
             }
         )
-    spots.sort(
-        key=lambda s: (-s["cpu_time_percent"], -s["wall_time_percent"], -s["samples"], s["function_name"])
-    )
-    return spots[:limit]
+    return result
 
 
 def endpoints_report(
@@ -84,20 +79,37 @@ def endpoints_report(
     perf_counter: Callable[[], float] = time.perf_counter,
 ) -> dict:
     """The body of GET /api/profiling/endpoints for one merged window."""
-    by_route: dict[int, dict[Stack, StackStats]] = {}
+    # One pass over the window's stacks: per route its sums and its functions' (innermost
+    # application frame) cpu, wall and samples.
+    sums: dict[int, list] = {}
+    spots: dict[int, dict[int, list]] = {}
+    is_route = routes.is_route
     for stack, stats in totals.stacks.items():
-        if stack and routes.is_route(stack[0]):
-            by_route.setdefault(stack[0], {})[stack] = stats
-    total_cpu = sum(s.cpu_secs for stacks in by_route.values() for s in stacks.values())
-    total_wall = sum(s.wall_secs for stacks in by_route.values() for s in stacks.values())
+        route_id = stack[0] if stack else None
+        if route_id is None or not is_route(route_id):
+            continue
+        entry = sums.get(route_id)
+        if entry is None:
+            entry = sums[route_id] = [0.0, 0.0, 0]
+            spots[route_id] = {}
+        entry[0] += stats.cpu_secs
+        entry[1] += stats.wall_secs
+        entry[2] += stats.samples
+        label = stack[position_of(stack)]
+        spot = spots[route_id].get(label)
+        if spot is None:
+            spot = spots[route_id][label] = [0.0, 0.0, 0]
+        spot[0] += stats.cpu_secs
+        spot[1] += stats.wall_secs
+        spot[2] += stats.samples
+    total_cpu = sum(e[0] for e in sums.values())
+    total_wall = sum(e[1] for e in sums.values())
     rows = []
-    for route_id in set(by_route) | set(requests):
+    for route_id in set(sums) | set(requests):
         route = routes.routes.get(route_id)
         if route is None:
             continue
-        stacks = by_route.get(route_id, {})
-        cpu = sum(s.cpu_secs for s in stacks.values())
-        wall = sum(s.wall_secs for s in stacks.values())
+        cpu, wall, samples = sums.get(route_id, (0.0, 0.0, 0))
         figures = requests.get(route_id) or RouteRequests()
         rows.append(
             {
@@ -115,8 +127,8 @@ def endpoints_report(
                 "cpu_ms_per_request": round(1000.0 * cpu / figures.requests, 3) if figures.requests else None,
                 "busy_time_percent": round(100.0 * wall / total_wall, 2) if total_wall > 0 else 0.0,
                 "cpu_time_percent": round(100.0 * cpu / total_cpu, 2) if total_cpu > 0 else 0.0,
-                "samples": sum(s.samples for s in stacks.values()),
-                "hotspots": _hotspots(stacks, labeler, position_of, HOTSPOTS_PER_ROUTE),
+                "samples": samples,
+                "hotspots": _hotspots(spots.get(route_id, {}), labeler, HOTSPOTS_PER_ROUTE),
             }
         )
     rows.sort(key=lambda r: (-r["busy_time_percent"], -r["requests"], r["endpoint"]))
