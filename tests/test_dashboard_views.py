@@ -17,6 +17,7 @@ SPEC_IDS = [
     "leak-report",
     "snapshot-button",
     "snapshot-result",
+    "endpoints",
     "bottlenecks",
     "allocations",
     "instance-select",

@@ -474,6 +474,7 @@
     renderInstances();
     show($("leak-report"), [el("p", { "class": "muted", text: "Leak detection runs in " + target() + "." })]);
     show($("snapshot-result"), [el("p", { "class": "muted", text: "The snapshot is taken in " + target() + "." })]);
+    loadEndpoints();
     loadBottlenecks();
     loadAllocations();
   }
@@ -567,12 +568,27 @@
   // -- bottlenecks -----------------------------------------------------------------------
 
   var bottlenecksAvailable = true;
+  // The endpoint the bottlenecks and the flame graph are narrowed to ({ id, label }), or null for all.
+  var endpoint = null;
+  // Each load is numbered: an answer that arrives after a newer load began (another endpoint,
+  // another instance) is dropped, so a slow one never shows over the newer choice.
+  var bottlenecksLoad = 0;
+
+  function forEndpoint(path) {
+    if (!endpoint) { return path; }
+    return path + (path.indexOf("?") < 0 ? "?" : "&") + "endpoint=" + encodeURIComponent(endpoint.id);
+  }
 
   function showHotspots(data) {
     var hotspots = data.hotspots || [];
-    $("bottlenecks-summary").textContent = (data.total_samples || 0) + " samples · CPU-bound " + fmt(data.cpu_bound_percent, 0, " %") +
+    $("bottlenecks-summary").textContent = (endpoint ? endpoint.label + " · " : "") + (data.total_samples || 0) +
+      " samples · CPU-bound " + fmt(data.cpu_bound_percent, 0, " %") +
       " · I/O-bound " + fmt(data.io_bound_percent, 0, " %") + " · memory-bound " + fmt(data.memory_bound_percent, 0, " %");
-    if (!hotspots.length) { show($("bottlenecks-table"), [notice("No hotspots yet: nothing busy in the window.")]); return; }
+    if (!hotspots.length) {
+      show($("bottlenecks-table"), [notice(endpoint ? "No hotspots of " + endpoint.label + " yet: none of its samples in the window."
+        : "No hotspots yet: nothing busy in the window.")]);
+      return;
+    }
     var head = el("tr", {}, ["function", "CPU %", "wall %", "calls", "impact"].map(function (h, i) { return el("th", { "class": i ? "num" : "", text: h }); }));
     var rows = hotspots.map(function (h) {
       return el("tr", {}, [
@@ -623,15 +639,122 @@
   }
 
   function loadBottlenecks() {
-    callApi("GET", forTarget("bottlenecks")).then(function (result) {
+    var load = ++bottlenecksLoad;
+    function current() { return load === bottlenecksLoad; }
+    callApi("GET", forTarget(forEndpoint("bottlenecks"))).then(function (result) {
+      if (!current()) { return; }
       if (result.ok && result.data) { showHotspots(result.data); return; }
       bottlenecksAvailable = result.status !== 404;
+      if (endpoint) { $("bottlenecks-summary").textContent = endpoint.label; }
       show($("bottlenecks-table"), [problem(result, "Bottleneck analysis")]);
-    }).catch(failed($("bottlenecks-table"), "Bottleneck analysis"));
-    callApi("GET", forTarget("flamegraph?format=json")).then(function (result) {
+    }).catch(function (error) { if (current()) { failed($("bottlenecks-table"), "Bottleneck analysis")(error); } });
+    callApi("GET", forTarget(forEndpoint("flamegraph?format=json"))).then(function (result) {
+      if (!current()) { return; }
       if (result.ok && result.data && result.data.name !== undefined) { showFlamegraph(result.data); return; }
       showInChart($("flamegraph-chart"), [problem(result, "The flame graph")]);
-    }).catch(function (error) { showInChart($("flamegraph-chart"), [notice("The flame graph failed: " + error.message, "error")]); });
+    }).catch(function (error) {
+      if (current()) { showInChart($("flamegraph-chart"), [notice("The flame graph failed: " + error.message, "error")]); }
+    });
+  }
+
+  // -- endpoints -------------------------------------------------------------------------
+
+  var endpointsAvailable = true;
+  var endpointsLoad = 0;
+  var ENDPOINTS_LIMIT = 20;
+  // The endpoint ids that name no route: what each one holds.
+  var SPECIAL_ENDPOINTS = {
+    background: "samples taken outside any request",
+    unmatched: "requests that matched no route",
+    other: "the routes past the most the profiler keeps apart, together",
+  };
+
+  function endpointLabel(entry) {
+    var special = SPECIAL_ENDPOINTS[entry.endpoint];
+    return special ? entry.endpoint + " (" + special + ")" : entry.endpoint;
+  }
+
+  function count(n) { return n === null || n === undefined ? "—" : String(n); }
+
+  function markRow(row) {
+    var on = endpoint !== null && row.dataset.endpoint === endpoint.id;
+    row.setAttribute("aria-selected", on ? "true" : "false");
+    row.classList.toggle("selected", on);
+  }
+
+  function endpointRows() { return Array.prototype.slice.call($("endpoints-table").querySelectorAll("tr[data-endpoint]")); }
+
+  function endpointRow(entry) {
+    var latency = entry.latency_ms || {};
+    var top = (entry.hotspots || [])[0];
+    var about = SPECIAL_ENDPOINTS[entry.endpoint] || entry.name;
+    var row = el("tr", { "data-endpoint": entry.endpoint, tabindex: "0",
+      title: "narrow the bottlenecks and the flame graph to " + entry.endpoint + " (again: all endpoints)" }, [
+      el("td", {}, [el("code", { text: entry.endpoint }), about ? el("div", { "class": "muted", text: about }) : ""]),
+      el("td", { "class": "num", text: count(entry.requests) }),
+      el("td", { "class": "num" + (entry.errors ? " bad" : ""), text: count(entry.errors) }),
+      el("td", { "class": "num", text: fmt(latency.p50, 1) }),
+      el("td", { "class": "num", text: fmt(latency.p95, 1) }),
+      el("td", { "class": "num", text: fmt(latency.p99, 1) }),
+      el("td", { "class": "num", text: fmt(entry.cpu_ms_per_request, 1) }),
+      el("td", { "class": "num" }, [impactBar((entry.busy_time_percent || 0) / 100), fmt(entry.busy_time_percent, 1)]),
+      el("td", {}, top ? [el("code", { text: top.function_name }), el("div", { "class": "muted",
+        text: (top.file_location || "?") + ":" + (top.line_number || "?") + " · CPU " + fmt(top.cpu_time_percent, 0, " %") })]
+        : [el("span", { "class": "muted", text: "—" })]),
+    ]);
+    row.addEventListener("click", function () { toggleEndpoint(entry); });
+    row.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); toggleEndpoint(entry); }
+    });
+    markRow(row);
+    return row;
+  }
+
+  function showEndpoints(data) {
+    var entries = data.endpoints || [];
+    $("endpoints-summary").textContent = entries.length + " endpoint" + (entries.length === 1 ? "" : "s") + " · " +
+      count(data.busy_samples) + " busy samples in the last " + fmt(data.window_secs, 0, " s") + " at " +
+      fmt(data.sample_hz, 0, " Hz") + " · " + clock(data.timestamp);
+    if (!entries.length) { show($("endpoints-table"), [notice(data.note || "No requests and no busy samples in the window yet.")]); return; }
+    // A refresh rebuilds the rows: the one that had the keyboard focus gets it back.
+    var focused = document.activeElement;
+    var focusedId = focused && $("endpoints-table").contains(focused) ? focused.dataset.endpoint : undefined;
+    var head = el("tr", {}, ["endpoint", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "CPU ms/request", "busy time %", "top hotspot"]
+      .map(function (h, i) { return el("th", { "class": i >= 1 && i <= 7 ? "num" : "", text: h }); }));
+    var nodes = [el("table", { "class": "endpoints", role: "grid", "aria-label": "endpoints: select one to narrow the bottlenecks to it" },
+      [el("thead", {}, [head]), el("tbody", {}, entries.map(endpointRow))])];
+    if (data.note) { nodes.push(el("p", { "class": "muted", text: data.note })); }
+    show($("endpoints-table"), nodes);
+    endpointRows().forEach(function (row) { if (row.dataset.endpoint === focusedId) { row.focus(); } });
+  }
+
+  function selectEndpoint(entry) {
+    endpoint = entry ? { id: entry.endpoint, label: endpointLabel(entry) } : null;
+    endpointRows().forEach(markRow);
+    $("endpoints-clear").hidden = !endpoint;
+    $("bottlenecks-summary").textContent = (endpoint ? endpoint.label : "all endpoints") + " · loading…";
+    loadBottlenecks();
+  }
+
+  function toggleEndpoint(entry) { selectEndpoint(endpoint && endpoint.id === entry.endpoint ? null : entry); }
+
+  function clearEndpoint() {
+    var button = $("endpoints-clear");
+    var hadFocus = document.activeElement === button;
+    selectEndpoint(null);
+    if (hadFocus) { $("bottlenecks-refresh").focus(); }  // the hidden button can keep no focus
+  }
+
+  function loadEndpoints() {
+    var load = ++endpointsLoad;
+    callApi("GET", forTarget("endpoints?limit=" + ENDPOINTS_LIMIT)).then(function (result) {
+      if (load !== endpointsLoad) { return; }
+      if (result.ok && result.data) { endpointsAvailable = true; showEndpoints(result.data); return; }
+      // A server without the endpoint is asked no more by the timer; an instance gone is asked again.
+      endpointsAvailable = !(result.status === 404 && !/No live instance/.test((result.data && result.data.detail) || ""));
+      $("endpoints-summary").textContent = "";
+      show($("endpoints-table"), [problem(result, "Per-endpoint profiling")]);
+    }).catch(function (error) { if (load === endpointsLoad) { failed($("endpoints-table"), "Per-endpoint profiling")(error); } });
   }
 
   // -- allocations -----------------------------------------------------------------------
@@ -689,14 +812,22 @@
   $("leak-detection-button").addEventListener("click", runLeakDetection);
   $("snapshot-button").addEventListener("click", takeSnapshot);
   $("bottlenecks-refresh").addEventListener("click", loadBottlenecks);
+  $("endpoints-refresh").addEventListener("click", loadEndpoints);
+  $("endpoints-clear").addEventListener("click", clearEndpoint);
   $("allocations-refresh").addEventListener("click", loadAllocations);
   $("instance-select").addEventListener("change", function (event) { choose(event.target.value); });
   window.setInterval(checkGone, 1000);
   drawCharts([]);
   if (FEED_PATH) { connect(); } else { poll(); }
+  loadEndpoints();
   loadBottlenecks();
   loadAllocations();
-  // Bottlenecks are cheap to ask for; allocations start a bounded tracing window, so less often.
-  window.setInterval(function () { if (bottlenecksAvailable && !document.hidden) { loadBottlenecks(); } }, 10000);
+  // Endpoints and bottlenecks are cheap to ask for (the chosen endpoint stays chosen); allocations
+  // start a bounded tracing window, so less often.
+  window.setInterval(function () {
+    if (document.hidden) { return; }
+    if (endpointsAvailable) { loadEndpoints(); }
+    if (bottlenecksAvailable) { loadBottlenecks(); }
+  }, 10000);
   window.setInterval(function () { if (allocationsAvailable && !document.hidden) { loadAllocations(); } }, 30000);
 })();
