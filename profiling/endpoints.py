@@ -33,8 +33,38 @@ def resolve_route(path: str) -> tuple[str, str | None] | None:
         match = resolve(path)
     except Resolver404:
         return None
-    route = match.route or ""
-    return ("/" + route.lstrip("^").removeprefix("/"), match.view_name or None)
+    return (readable_route(match.route or ""), match.view_name or None)
+
+
+def readable_route(route: str) -> str:
+    """A route as a user reads it: `/items/<int:pk>`; a `re_path` regex without its anchors,
+    optional trailing slash and group syntax (`^snapshot/(?P<id>[^/]+)/?$` -> `/snapshot/<id>`)."""
+    route = route.lstrip("^")
+    for tail in ("\\Z", "$"):
+        route = route.removesuffix(tail)
+    route = route.removesuffix("/?")
+    out, at = [], 0
+    while at < len(route):
+        if route.startswith("(?P<", at):
+            name_end = route.find(">", at)
+            depth, end = 0, at
+            while end < len(route):  # the group's closing parenthesis (groups may nest)
+                if route[end] == "\\":
+                    end += 2
+                    continue
+                depth += {"(": 1, ")": -1}.get(route[end], 0)
+                if depth == 0:
+                    break
+                end += 1
+            if name_end < 0 or end >= len(route):
+                out.append(route[at:])  # not a group after all: keep the rest as it is
+                break
+            out.append("<" + route[at + 4 : name_end] + ">")
+            at = end + 1
+        else:
+            out.append(route[at])
+            at += 1
+    return "/" + "".join(out).removeprefix("/")
 
 
 def request_codes() -> list:

@@ -63,16 +63,24 @@ class RouteRequests:
 
     def quantile(self, q: float) -> float | None:
         """The q-quantile of the latencies in seconds (None without requests)."""
-        total = sum(self.latency_bins.values())
+        return self.quantiles((q,))[0]
+
+    def quantiles(self, qs: tuple[float, ...]) -> list[float | None]:
+        """The latencies' quantiles in seconds for each of `qs` (ascending), None without requests."""
+        bins = self.latency_bins
+        total = sum(bins.values())
         if total == 0:
-            return None
-        rank = q * (total - 1)
-        seen = 0
-        for index in sorted(self.latency_bins):
-            seen += self.latency_bins[index]
-            if seen > rank:
-                return _bin_value(index)
-        return _bin_value(max(self.latency_bins))
+            return [None] * len(qs)
+        indexes = sorted(bins)
+        found: list[float | None] = []
+        seen, at = 0, 0
+        for q in qs:
+            rank = q * (total - 1)
+            while at < len(indexes) and seen + bins[indexes[at]] <= rank:
+                seen += bins[indexes[at]]
+                at += 1
+            found.append(_bin_value(indexes[min(at, len(indexes) - 1)]))
+        return found
 
 
 @dataclass
@@ -101,6 +109,9 @@ class RequestLog:
         )
         self.cumulative: dict[int, Cumulative] = {}
         self.dropped = 0
+        # The merge of a window's closed buckets (they never change: a late request goes to
+        # the newest), reused until a bucket closes or the window moves.
+        self._closed_cache: tuple[tuple, dict[int, RouteRequests]] | None = None
 
     def record(self, end: float, method: str, path: str, status: int, seconds: float) -> None:
         """Note one finished request (called on the request path: one append)."""
@@ -142,12 +153,26 @@ class RequestLog:
     def window(self, now: float, window_secs: float) -> dict[int, RouteRequests]:
         """Requests that ended in the buckets starting within the last `window_secs` before `now`."""
         first = math.ceil((now - window_secs) / self.bucket_secs)
-        merged: dict[int, RouteRequests] = {}
         with self._lock:
-            for index, routes in self._buckets:
-                if index < first:
-                    continue
+            kept = [(index, routes) for index, routes in self._buckets if index >= first]
+        closed = kept[:-1]  # these never change again
+        key = (first, closed[-1][0] if closed else None, len(closed))
+        cached = self._closed_cache
+        if cached is not None and cached[0] == key:
+            base = cached[1]
+        else:
+            base = {}
+            for _, routes in closed:
                 for route_id, figures in routes.items():
+                    base.setdefault(route_id, RouteRequests()).add(figures)
+            self._closed_cache = (key, base)
+        merged: dict[int, RouteRequests] = {}
+        for route_id, figures in base.items():
+            merged[route_id] = RouteRequests()
+            merged[route_id].add(figures)
+        if kept:
+            with self._lock:  # the newest bucket is still being written
+                for route_id, figures in kept[-1][1].items():
                     merged.setdefault(route_id, RouteRequests()).add(figures)
         return merged
 
