@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.utils import floatToGoString
 
 from profiling.cluster import link_of
+from profiling.core.endpoints.requests import HISTOGRAM_BOUNDS, Cumulative
+from profiling.core.endpoints.routes import OTHER, Route
 from profiling.core.runtime import ProfilingRuntime
 from profiling.feed import current_feed
 from profiling.settings import profiling_settings
@@ -96,6 +99,7 @@ class RuntimeCollector:
         )
         yield from _feed_counters()
         yield from _link_counters(runtime)
+        yield from _request_metrics(runtime)
 
 
 def _feed_counters():
@@ -138,6 +142,73 @@ def _link_counters(runtime: ProfilingRuntime):
         ),
     ):
         yield CounterMetricFamily(name, help_text, value=getattr(link, attribute, 0) if link else 0)
+
+
+# The `le` labels of the request duration histogram, as prometheus_client's own Histogram writes them.
+_BUCKET_BOUNDS = tuple(floatToGoString(bound) for bound in HISTOGRAM_BOUNDS) + ("+Inf",)
+_REQUEST_LABELS = ["route", "method"]
+
+
+def _route_labels(route: Route | None) -> tuple[str, str]:
+    """(route, method) of a route: its URL pattern and HTTP method, or unmatched/other and ""."""
+    if route is None:  # an id outside the table (every label taken): summed with the others
+        return (OTHER, "")
+    return (route.route or route.endpoint, route.method or "")
+
+
+def _request_metrics(runtime: ProfilingRuntime):
+    """Requests per route since this process started serving them (profiling/core/endpoints).
+
+    Nothing while the endpoint tracker is off. The scrape aggregates the requests not yet
+    drained, so it counts every request that ended before it. The labels are bounded by the
+    route table (at most MAX_ROUTES (method, pattern) pairs, then unmatched and other);
+    unmatched and other sum every method, their `method` is empty. This process's figures
+    only: the other instances publish their samples, not their requests.
+    """
+    tracker = runtime.endpoints
+    if not tracker.enabled:
+        return
+    tracker.drain()
+    routes = tracker.routes.routes
+    merged: dict[tuple[str, str], Cumulative] = {}
+    for route_id, figures in tracker.requests.totals().items():
+        if figures.requests == 0:
+            continue
+        # Two ids may read as one series (other): their figures are summed.
+        total = merged.setdefault(_route_labels(routes.get(route_id)), Cumulative())
+        total.requests += figures.requests
+        total.errors += figures.errors
+        total.seconds += figures.seconds
+        total.buckets = [a + b for a, b in zip(total.buckets, figures.buckets, strict=True)]
+    requests = CounterMetricFamily(
+        "riptide_http_requests",
+        "HTTP requests this process answered since it started, by URL pattern (or unmatched, other)"
+        " and method.",
+        labels=_REQUEST_LABELS,
+    )
+    errors = CounterMetricFamily(
+        "riptide_http_request_errors",
+        "HTTP requests this process answered with a 5xx (or that failed without an answer) since it started.",
+        labels=_REQUEST_LABELS,
+    )
+    durations = HistogramMetricFamily(
+        "riptide_http_request_duration_seconds",
+        "Durations of the HTTP requests this process answered since it started, until the"
+        " application returned.",
+        labels=_REQUEST_LABELS,
+    )
+    for labels in sorted(merged):
+        total = merged[labels]
+        requests.add_metric(labels, total.requests)
+        errors.add_metric(labels, total.errors)
+        running, cumulative = 0, []
+        for bound, in_bucket in zip(_BUCKET_BOUNDS, total.buckets, strict=True):
+            running += in_bucket
+            cumulative.append((bound, running))
+        durations.add_metric(labels, cumulative, sum_value=total.seconds)
+    yield requests
+    yield errors
+    yield durations
 
 
 _registries: dict[int, CollectorRegistry] = {}
