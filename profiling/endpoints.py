@@ -11,13 +11,19 @@
   middleware (`async_to_sync`), which starts in Django's view handler or a middleware;
 * which threads serve a request: a thread is marked by the `request_started` signal and
   unmarked by `request_finished`. Under ASGI Django sends both from the request's own
-  thread-sensitive worker thread, the one its sync views and middleware run in.
+  thread-sensitive worker thread, the one its sync views and middleware run in. The same
+  receiver sets a context variable: an async view under WSGI runs in a thread and event
+  loop asgiref starts for it (`async_to_sync`), whose task starts in `main_wrap` with a
+  copy of the request thread's context, where the sampler finds it.
 
 The entry points record each request's method, path, status and duration.
 """
 
 from __future__ import annotations
 
+import contextvars
+
+from asgiref.sync import AsyncToSync
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.base import BaseHandler
 from django.core.signals import request_finished, request_started
@@ -75,6 +81,8 @@ def request_codes() -> list:
     # starts on the loop (async_to_sync): it starts in the view's handler or a middleware.
     codes += [BaseHandler._get_response.__code__, BaseHandler._get_response_async.__code__]
     codes += [MiddlewareMixin.__call__.__code__, MiddlewareMixin.__acall__.__code__]
+    # An async view under WSGI: asgiref's task in a loop of its own, with the caller's context.
+    codes.append(AsyncToSync.main_wrap.__code__)
     # The request's own task under ASGI starts in a function nested in ASGIHandler.handle.
     codes.extend(
         const
@@ -84,9 +92,23 @@ def request_codes() -> list:
     return codes
 
 
+# The request a context serves, as (method, path): set by the request_started receiver.
+REQUEST_MARK: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
+    "riptide_request_mark", default=None
+)
+
+
 def read_request_mark(frame) -> tuple[str, str] | None:
-    """(method, path) of the request held by one of those frames in its `request` local."""
-    request = frame.f_locals.get("request")
+    """(method, path) of the request held by one of those frames in its `request` local,
+    or for asgiref's `main_wrap`, in the context it runs its coroutine in."""
+    found = frame.f_locals
+    request = found.get("request")
+    if request is None:
+        context = found.get("context")
+        if isinstance(context, list) and context and isinstance(context[0], contextvars.Context):
+            mark = context[0].get(REQUEST_MARK)
+            return mark if isinstance(mark, tuple) else None
+        return None
     method = getattr(request, "method", None)
     path = getattr(request, "path_info", None)
     if isinstance(method, str) and isinstance(path, str):
@@ -116,9 +138,11 @@ class _SignalMarks:
         else:
             return
         self.runtime.endpoints.mark_thread(method, path)
+        REQUEST_MARK.set((method, path))
 
     def finished(self, sender, **kwargs) -> None:
         self.runtime.endpoints.unmark_thread()
+        REQUEST_MARK.set(None)
 
 
 _installed: dict[int, _SignalMarks] = {}

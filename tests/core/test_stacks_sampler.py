@@ -652,6 +652,30 @@ def test_stack_sampler_an_event_loop_polling_below_its_driver_is_idle_and_its_ow
     assert body["cpu_bound_percent"] == 100.0
 
 
+def test_stack_sampler_an_event_loop_back_in_its_poll_at_the_sample_is_idle_however_much_it_just_ran():
+    """uvloop: the loop ran a callback, then went back to epoll_wait before the sample."""
+    import asyncio.runners
+
+    driver = Driver()
+    driver.frames = {1: stack_of(asyncio.runners.Runner.run), 2: stack_of(threading.Thread.run, handler)}
+    driver.cpu.update({1: 0.0, 2: 0.0})
+    driver.sample(1.0)
+    driver.sample(1.1)  # labels the loop's leaf
+    driver.wants_cpu[1] = False  # in a system call that is not a futex wait: the poll
+    driver.cpu[1], driver.cpu[2] = 0.02, 0.08
+    driver.sample(1.2)
+    driver.wants_cpu[1] = True  # running (or waiting for the GIL) at the sample: its own work
+    driver.cpu[1], driver.cpu[2] = 0.04, 0.16
+    driver.sample(1.3)
+    body = report(driver)
+    # The worker's three samples (off the CPU at 1.1) and the loop's at 1.3; the loop idle at 1.1 and 1.2.
+    assert (body["busy_samples"], body["idle_samples"]) == (4, 2)
+    spots = {h["function_name"]: h for h in body["hotspots"]}
+    # At 1.2 the worker had the interval to itself; at 1.3 both ran and split it evenly.
+    assert spots["asyncio.runners.Runner.run"]["samples"] == 1
+    assert spots[f"{__name__}.handler"]["cpu_time_percent"] == 75.0
+
+
 def test_stack_sampler_threads_running_at_one_sample_split_it_by_the_cpu_each_just_used():
     """A loop thread woken for a moment beside a busy one gets its moment, not half."""
     driver = Driver()

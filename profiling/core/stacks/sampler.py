@@ -417,6 +417,7 @@ class StackSampler(PeriodicWorker):
             own = threading.get_ident()
             states = self._states
             callees, wants_cpu = self._callees, self._wants_cpu
+            labeled = self.labeler.cached_id
             tracker = self.endpoints if self.endpoints is not None and self.endpoints.enabled else None
             if tracker is not None:
                 thread_marks, key_codes, read_mark = (
@@ -460,6 +461,13 @@ class StackSampler(PeriodicWorker):
                     and callees.cached(walk[1], walk[3]) in GIL_RETURN_CALLEES
                     and wants_cpu(ident) is True
                 )
+                # An event loop whose Python leaf is its own driver (uvloop polls in C) and
+                # that is in a system call other than a futex wait (its poll) at the sample
+                # is waiting, however much it ran just before.
+                if wants_cpu is not None and rate >= RECENT_CPU_FRACTION:
+                    leaf = labeled(walk[1])
+                    if leaf is not None and self._is_loop_driver(leaf) and wants_cpu(ident) is False:
+                        rate = 0.0
                 walks.append((state, rate, walk, gil_wait, thread_marks.get(ident)))
             if len(states) > len(frames):
                 for ident in [i for i in states if i not in frames]:
