@@ -12,6 +12,7 @@ from profiling.views import (
     assets,
     bottlenecks,
     dashboard,
+    history,
     instances,
     memory_analysis,
     service,
@@ -41,6 +42,7 @@ api_patterns = [
     ),
     re_path(r"^bottlenecks/?$", bottlenecks.BottlenecksView.as_view(), name="bottlenecks"),
     re_path(r"^flamegraph/?$", bottlenecks.FlamegraphView.as_view(), name="flamegraph"),
+    re_path(r"^flamegraph/diff/?$", history.FlamegraphDiffView.as_view(), name="flamegraph-diff"),
     re_path(r"^endpoints/?$", bottlenecks.EndpointsView.as_view(), name="endpoints"),
     # Anything else under /api/profiling/ is a JSON 404, whatever DEBUG says.
     re_path(r"", service.api_not_found),

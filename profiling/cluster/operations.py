@@ -15,6 +15,7 @@ from profiling.core import errors
 from profiling.core.memory.service import memory_analysis
 from profiling.core.runtime import ProfilingRuntime
 from profiling.core.stacks import bottlenecks, endpoints, flamegraph
+from profiling.core.stacks.windows import flamegraph_diff
 
 Operation = Callable[[ProfilingRuntime, dict], dict]
 
@@ -60,6 +61,7 @@ OPERATIONS: dict[str, Operation] = {
     "bottlenecks": lambda runtime, args: bottlenecks(runtime, **args),
     "flamegraph": _flamegraph,
     "endpoints": lambda runtime, args: endpoints(runtime, **args),
+    "flamegraph_diff": lambda runtime, args: flamegraph_diff(runtime, **args),
 }
 
 # The core errors an answer may carry back, by name; anything else is a failure of the

@@ -34,7 +34,7 @@ def parse_instant(value: str) -> float:
         try:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
-            raise ValueError("not unix seconds or an ISO 8601 time") from None
+            raise ValueError(f"{text[:64]!r} is neither a number nor an ISO 8601 time") from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         seconds = moment.timestamp()
@@ -124,3 +124,49 @@ def diff_tree(
     tree = merge("all", a, b)
     tree["only_in"] = None
     return tree
+
+
+def flamegraph_diff(
+    runtime,
+    *,
+    base_start: float,
+    base_end: float,
+    start: float,
+    end: float,
+    endpoint: str | None = None,
+    now: Callable[[], float] = time.time,
+) -> dict:
+    """GET /api/profiling/flamegraph/diff: the newer window against the base, frame by frame."""
+    from profiling.core.endpoints.report import route_totals
+    from profiling.core.stacks.service import stack_sampler
+
+    sampler = stack_sampler(runtime)
+    base = history_window(sampler, base_start, base_end, now=now)
+    new = history_window(sampler, start, end, now=now)
+    tracker = sampler.endpoints
+    is_route = tracker.routes.is_route if tracker is not None else None
+    if endpoint is not None:
+        route_id = tracker.routes.by_endpoint(endpoint) if tracker is not None and tracker.enabled else None
+        if route_id is None:
+            raise InvalidParameterError(
+                f"no endpoint {endpoint[:200]!r} has been seen: use an endpoint id from GET /api/profiling/endpoints"
+            )
+        base, new = route_totals(base, route_id), route_totals(new, route_id)
+
+    def described(totals: Totals, first: float, last: float) -> dict:
+        samples = sum(s.samples for s in totals.stacks.values())
+        return {
+            "from": iso_utc(first),
+            "to": iso_utc(last),
+            "samples": samples,
+            "window_secs": round(totals.span_secs, 3),
+        }
+
+    return {
+        "timestamp": iso_utc(now()),
+        "unit": "samples",
+        "endpoint": endpoint,
+        "base": described(base, base_start, base_end),
+        "new": described(new, start, end),
+        "tree": diff_tree(base, new, sampler.labeler, is_route=is_route),
+    }
