@@ -22,6 +22,11 @@ SPEC_IDS = [
     "allocations",
     "instance-select",
     "instance-list",
+    "flamegraph-diff",
+    "diff-pick",
+    "diff-clear",
+    "diff-windows",
+    "diff-chart",
 ]
 
 

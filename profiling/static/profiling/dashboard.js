@@ -160,18 +160,33 @@
     function (m) { return m.cpu.load_average ? m.cpu.load_average.one_min : null; },
   ];
 
+  // The memory and CPU charts: a time axis, the compared windows shaded on it, and while a
+  // window is being picked a horizontal drag selects a time range instead of zooming.
+  function timeLayout(yTitle, y2Title) {
+    var layout = baseLayout(yTitle, y2Title);
+    layout.shapes = windowShapes();
+    layout.dragmode = diffPicking ? "select" : "zoom";
+    layout.selectdirection = "h";
+    return layout;
+  }
+
+  function thresholdShapes() {
+    if (!thresholds) { return []; }
+    return [
+      { type: "line", xref: "paper", x0: 0, x1: 1, yref: "y", y0: thresholds.warning_mb, y1: thresholds.warning_mb, line: { color: COLORS.warn, dash: "dash", width: 1.5 } },
+      { type: "line", xref: "paper", x0: 0, x1: 1, yref: "y", y0: thresholds.alert_mb, y1: thresholds.alert_mb, line: { color: COLORS.crit, dash: "dash", width: 1.5 } },
+    ];
+  }
+
   function memoryLayout() {
-    var layout = baseLayout("MB", "virtual MB");
+    var layout = timeLayout("MB", "virtual MB");
     // Virtual memory is several times RSS: its own strip below, not a second axis over the thresholds.
     layout.yaxis.domain = [0.34, 1];
     layout.yaxis2 = { title: { text: "virtual" }, domain: [0, 0.22], anchor: "x", gridcolor: "#eef1f6", zeroline: false, nticks: 3 };
     layout.xaxis.anchor = "y2";
     layout.margin.r = 16;
+    layout.shapes = thresholdShapes().concat(layout.shapes);
     if (thresholds) {
-      layout.shapes = [
-        { type: "line", xref: "paper", x0: 0, x1: 1, yref: "y", y0: thresholds.warning_mb, y1: thresholds.warning_mb, line: { color: COLORS.warn, dash: "dash", width: 1.5 } },
-        { type: "line", xref: "paper", x0: 0, x1: 1, yref: "y", y0: thresholds.alert_mb, y1: thresholds.alert_mb, line: { color: COLORS.crit, dash: "dash", width: 1.5 } },
-      ];
       layout.annotations = [
         { xref: "paper", x: 0.995, xanchor: "right", yref: "y", y: thresholds.warning_mb, yanchor: "top", showarrow: false, text: "warning " + thresholds.warning_mb + " MB", font: { color: COLORS.warn, size: 11 } },
         { xref: "paper", x: 0.005, xanchor: "left", yref: "y", y: thresholds.alert_mb, yanchor: "bottom", showarrow: false, text: "alert " + thresholds.alert_mb + " MB", font: { color: COLORS.crit, size: 11 } },
@@ -188,7 +203,7 @@
       line("heap (anon)", COLORS.heap, { x: x, y: series(memoryTraces[1]) }),
       line("virtual", COLORS.virtual, { x: x, y: series(memoryTraces[2]), yaxis: "y2", line: { color: COLORS.virtual, width: 1.5, dash: "dot" } }),
     ], memoryLayout(), PLOT_CONFIG);
-    var cpuLayout = baseLayout("%", "load");
+    var cpuLayout = timeLayout("%", "load");
     Plotly.react($("cpu-chart"), [
       line("system usage", COLORS.usage, { x: x, y: series(cpuTraces[0]), fill: "tozeroy", fillcolor: "rgba(37,99,235,.08)" }),
       line("user", COLORS.user, { x: x, y: series(cpuTraces[1]), line: { color: COLORS.user, width: 1.5 } }),
@@ -214,7 +229,7 @@
     delete layout.yaxis2; layout.yaxis.domain = [0, 1]; layout.xaxis.anchor = "y";
     layout.yaxis.title = { text: "RSS MB" };
     Plotly.react($("memory-chart"), traces(memoryTraces[0], "MB"), layout, PLOT_CONFIG);
-    var cpuLayout = baseLayout("process CPU %", "");
+    var cpuLayout = timeLayout("process CPU %", "");
     delete cpuLayout.yaxis2;
     Plotly.react($("cpu-chart"), traces(cpuTraces[3], "%"), cpuLayout, PLOT_CONFIG);
   }
@@ -476,6 +491,7 @@
     show($("snapshot-result"), [el("p", { "class": "muted", text: "The snapshot is taken in " + target() + "." })]);
     loadEndpoints();
     loadBottlenecks();
+    loadDiff();
     loadAllocations();
   }
 
@@ -611,31 +627,39 @@
     return bar;
   }
 
-  function flatten(tree) {
-    var ids = [], labels = [], parents = [], values = [];
+  // A {name, children} tree as the parallel arrays of a Plotly icicle, each node sized by
+  // `size(node)` (its samples by default); `nodes` are the tree's nodes in the same order.
+  function flatten(tree, size) {
+    size = size || function (node) { return node.value || 0; };
+    var ids = [], labels = [], parents = [], values = [], nodes = [];
     var consistent = true;
     function walk(node, parentId, path) {
       var id = path + "/" + node.name;
-      ids.push(id); labels.push(node.name); parents.push(parentId); values.push(node.value || 0);
+      var value = size(node);
+      ids.push(id); labels.push(node.name); parents.push(parentId); values.push(value); nodes.push(node);
       var children = node.children || [];
       var sum = 0;
-      children.forEach(function (child, i) { sum += child.value || 0; walk(child, id, id + "#" + i); });
-      if (sum > (node.value || 0) + 1e-9) { consistent = false; }
+      children.forEach(function (child, i) { sum += size(child); walk(child, id, id + "#" + i); });
+      if (sum > value + 1e-9 * Math.max(1, value)) { consistent = false; }
     }
     walk(tree, "", "");
-    return { ids: ids, labels: labels, parents: parents, values: values, branchvalues: consistent ? "total" : "remainder" };
+    return { ids: ids, labels: labels, parents: parents, values: values, nodes: nodes, branchvalues: consistent ? "total" : "remainder" };
+  }
+
+  // Plotly into a chart div that may hold a notice instead of a chart.
+  function drawInChart(div, traces, layout) {
+    if (div.classList.contains("empty")) { div.classList.remove("empty"); div.replaceChildren(); }
+    Plotly.react(div, traces, layout, PLOT_CONFIG);
   }
 
   function showFlamegraph(tree) {
     var flat = flatten(tree);
-    var div = $("flamegraph-chart");
-    if (div.classList.contains("empty")) { div.classList.remove("empty"); div.replaceChildren(); }
-    Plotly.react($("flamegraph-chart"), [{
+    drawInChart($("flamegraph-chart"), [{
       type: "icicle", ids: flat.ids, labels: flat.labels, parents: flat.parents, values: flat.values,
       branchvalues: flat.branchvalues, tiling: { orientation: "v" }, maxdepth: 8, root: { color: "#eef1f6" },
       hovertemplate: "%{label}<br>%{value} samples (%{percentRoot:.1%})<extra></extra>",
       marker: { colorscale: "Blues", reversescale: false, colors: flat.values },
-    }], { font: FONT, margin: { l: 4, r: 4, t: 4, b: 4 }, paper_bgcolor: "rgba(0,0,0,0)" }, PLOT_CONFIG);
+    }], { font: FONT, margin: { l: 4, r: 4, t: 4, b: 4 }, paper_bgcolor: "rgba(0,0,0,0)" });
   }
 
   function loadBottlenecks() {
@@ -655,6 +679,208 @@
     }).catch(function (error) {
       if (current()) { showInChart($("flamegraph-chart"), [notice("The flame graph failed: " + error.message, "error")]); }
     });
+  }
+
+  // -- compare two windows (flame graph diff) ---------------------------------------------
+
+  // The compared windows, unix seconds: { from, to } each, or null. While `diffPicking` is
+  // "base" or "new" a horizontal drag on the memory or CPU chart picks that window.
+  var diffWindows = { base: null, new: null };
+  var diffPicking = null;
+  var diffLoad = 0;
+  var DIFF_SAME_POINTS = 0.5;  // a frame whose share moved less than this is drawn as unchanged
+  var DIFF_COLORS = { same: [229, 231, 235], more: [220, 38, 38], less: [22, 163, 74] };
+  var WINDOW_FILL = { base: "rgba(100,116,139,.16)", new: "rgba(217,119,6,.16)" };
+  var WINDOW_LINE = { base: "#64748b", new: "#d97706" };
+
+  // A time on a Plotly date axis (local wall clock, a string or its milliseconds) in unix seconds.
+  function plotSeconds(value) {
+    if (typeof value === "number") {
+      var u = new Date(value);
+      return new Date(u.getUTCFullYear(), u.getUTCMonth(), u.getUTCDate(), u.getUTCHours(), u.getUTCMinutes(),
+        u.getUTCSeconds(), u.getUTCMilliseconds()).getTime() / 1000;
+    }
+    var m = /^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2})(?::(\d{1,2})(?::(\d{1,2})(\.\d+)?)?)?)?$/.exec(String(value).trim());
+    if (!m) { return NaN; }
+    return new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4] || 0), Number(m[5] || 0), Number(m[6] || 0),
+      Math.round(Number(m[7] || 0) * 1000)).getTime() / 1000;
+  }
+
+  function windowShapes() {
+    return ["base", "new"].filter(function (which) { return diffWindows[which]; }).map(function (which) {
+      var w = diffWindows[which];
+      return { type: "rect", xref: "x", yref: "paper", x0: plotDate(w.from * 1000), x1: plotDate(w.to * 1000), y0: 0, y1: 1,
+        fillcolor: WINDOW_FILL[which], line: { color: WINDOW_LINE[which], width: 1 }, layer: "below", name: "diff-" + which,
+        label: { text: diffPicking ? "first" : which, textposition: "top left", font: { size: 11, color: WINDOW_LINE[which] } } };
+    });
+  }
+
+  // The windows and the drag mode onto both time charts (a redraw builds them in as well).
+  function markWindows() {
+    var update = { dragmode: diffPicking ? "select" : "zoom", selectdirection: "h", selections: [] };
+    Plotly.relayout($("memory-chart"), Object.assign({ shapes: thresholdShapes().concat(windowShapes()) }, update));
+    Plotly.relayout($("cpu-chart"), Object.assign({ shapes: windowShapes() }, update));
+  }
+
+  function windowText(which, name) {
+    var w = diffWindows[which];
+    return (name || which) + " " + clock(w.from * 1000) + "–" + clock(w.to * 1000) + " (" + fmt(w.to - w.from, 0, " s") + ")";
+  }
+
+  function showWindows() {
+    var text;
+    if (diffPicking === "base") {
+      text = "Drag across the memory or CPU chart over the first window to compare (Esc cancels).";
+    } else if (diffPicking === "new") {
+      text = windowText("base", "first") + " · now drag over the second window.";
+    } else if (diffWindows.base && diffWindows.new) {
+      text = windowText("base") + " → " + windowText("new");
+    } else {
+      text = "Pick two windows on the memory or CPU chart: where the time went in the second against the first.";
+    }
+    $("diff-windows").textContent = text;
+    $("diff-pick").setAttribute("aria-pressed", diffPicking ? "true" : "false");
+    $("diff-clear").hidden = !(diffPicking || diffWindows.base);
+  }
+
+  // Forget the windows and the chart of their diff; `picking` starts picking two new ones.
+  function resetDiff(picking) {
+    diffLoad += 1;  // an answer still on its way is for the windows given up
+    diffPicking = picking;
+    diffWindows = { base: null, new: null };
+    showWindows();
+    markWindows();
+    $("diff-summary").textContent = "";
+    $("diff-legend").hidden = true;
+    show($("diff-message"), []);
+    showInChart($("diff-chart"), []);
+  }
+
+  function startPicking() { resetDiff("base"); }
+
+  function clearDiff() { resetDiff(null); }
+
+  // The drag's entry point: a time range [a, b] (chart values or unix seconds) for the window
+  // being picked. The earlier of the two windows is the base.
+  function pickWindow(start, end) {
+    if (!diffPicking) { return; }
+    var a = typeof start === "number" && start < 1e11 ? start : plotSeconds(start);
+    var b = typeof end === "number" && end < 1e11 ? end : plotSeconds(end);
+    if (!Number.isFinite(a) || !Number.isFinite(b) || a === b) { return; }
+    diffWindows[diffPicking] = { from: Math.min(a, b), to: Math.max(a, b) };
+    if (diffPicking === "base") {
+      diffPicking = "new";
+    } else {
+      diffPicking = null;
+      if (diffWindows.new.from < diffWindows.base.from) {
+        diffWindows = { base: diffWindows.new, new: diffWindows.base };
+      }
+    }
+    showWindows();
+    markWindows();
+    if (!diffPicking) { loadDiff(); }
+  }
+
+  function onSelected(event) {
+    if (!diffPicking || !event || !event.range || !event.range.x) { return; }
+    var range = event.range.x;
+    // Plotly is still finishing its own selection: change the layout after it.
+    window.setTimeout(function () { pickWindow(range[0], range[1]); }, 0);
+  }
+
+  function instantParam(seconds, up) { return String(up ? Math.ceil(seconds) : Math.floor(seconds)); }
+
+  function diffPath() {
+    var b = diffWindows.base, n = diffWindows.new;
+    return "flamegraph/diff?base_from=" + instantParam(b.from) + "&base_to=" + instantParam(b.to, true) +
+      "&from=" + instantParam(n.from) + "&to=" + instantParam(n.to, true);
+  }
+
+  function loadDiff() {
+    if (!diffWindows.base || !diffWindows.new || diffPicking) { return; }
+    var load = ++diffLoad;
+    $("diff-summary").textContent = (endpoint ? endpoint.label + " · " : "") + "loading…";
+    callApi("GET", forTarget(forEndpoint(diffPath()))).then(function (result) {
+      if (load !== diffLoad) { return; }
+      if (result.ok && result.data && result.data.tree) { showDiff(result.data); return; }
+      $("diff-summary").textContent = endpoint ? endpoint.label : "";
+      $("diff-legend").hidden = true;
+      // A window outside the profile history: the API says which range it holds.
+      var shown = result.status === 400 && result.data && result.data.detail
+        ? notice(result.data.detail, "error") : problem(result, "Comparing two windows");
+      showInChart($("diff-chart"), []);
+      show($("diff-message"), [shown]);
+    }).catch(function (error) {
+      if (load !== diffLoad) { return; }
+      showInChart($("diff-chart"), []);
+      show($("diff-message"), [notice("Comparing two windows failed: " + error.message, "error")]);
+    });
+  }
+
+  function trendOf(node) {
+    var delta = node.delta_percent || 0;
+    return delta >= DIFF_SAME_POINTS ? "more" : delta <= -DIFF_SAME_POINTS ? "less" : "same";
+  }
+
+  // Grey for unchanged; towards red (more of its window's time in the newer one) or green
+  // (less) with the size of the change, against the largest change in the tree.
+  function diffColor(node, scale) {
+    var trend = trendOf(node);
+    var grey = DIFF_COLORS.same, target = DIFF_COLORS[trend];
+    var t = trend === "same" ? 0 : 0.4 + 0.6 * Math.min(1, Math.abs(node.delta_percent) / scale);
+    return "rgb(" + grey.map(function (g, i) { return Math.round(g + (target[i] - g) * t); }).join(",") + ")";
+  }
+
+  function escapeHtml(text) {
+    return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
+  function signed(value) { return (value > 0 ? "+" : value < 0 ? "−" : "±") + Math.abs(value).toFixed(1); }
+
+  var ONLY_IN = { base: " (gone)", new: " (new)" };
+
+  function showDiff(data) {
+    var tree = data.tree, base = data.base || {}, newer = data.new || {};
+    var baseTotal = tree.base_value || 0, newTotal = tree.value || 0;
+    $("diff-summary").textContent = (endpoint ? endpoint.label + " · " : "") + "base " + count(base.samples) + " samples · new " +
+      count(newer.samples) + " samples · " + clock(data.timestamp);
+    show($("diff-message"), []);
+    if (!(tree.children || []).length) {
+      $("diff-legend").hidden = true;
+      showInChart($("diff-chart"), [notice("No busy samples in " + (baseTotal || newTotal ? "one of the windows" : "either window") +
+        (endpoint ? " for " + endpoint.label : "") + ": nothing to compare.")]);
+      return;
+    }
+    // Each frame sized by the mean of its shares of the two windows, so a frame seen in one only still shows.
+    function share(value, total) { return total ? 100 * (value || 0) / total : 0; }
+    var flat = flatten(tree, function (node) { return (share(node.base_value, baseTotal) + share(node.value, newTotal)) / 2; });
+    var scale = Math.max(2, Math.max.apply(null, flat.nodes.map(function (node) { return Math.abs(node.delta_percent || 0); })));
+    var labels = flat.nodes.map(function (node) { return node.name + (ONLY_IN[node.only_in] || ""); });
+    var hover = flat.nodes.map(function (node) {
+      var trend = trendOf(node);
+      return "<b>" + escapeHtml(node.name) + "</b>" + escapeHtml(ONLY_IN[node.only_in] || "") +
+        "<br>base window: " + fmt(node.base_share_percent, 1, " %") + " (" + count(node.base_value) + " of " + baseTotal + " samples)" +
+        "<br>new window: " + fmt(node.share_percent, 1, " %") + " (" + count(node.value) + " of " + newTotal + " samples)" +
+        "<br>" + signed(node.delta_percent || 0) + " points: " + (trend === "more" ? "more time in the new window"
+          : trend === "less" ? "less time in the new window" : "about the same") +
+        (node.only_in === "base" ? "<br>only in the base window" : node.only_in === "new" ? "<br>only in the new window" : "");
+    });
+    drawInChart($("diff-chart"), [{
+      type: "icicle", ids: flat.ids, labels: labels, parents: flat.parents, values: flat.values,
+      branchvalues: flat.branchvalues, tiling: { orientation: "v" }, maxdepth: 8, sort: false,
+      hovertext: hover, hovertemplate: "%{hovertext}<extra></extra>",
+      customdata: flat.nodes.map(function (node) {
+        return [node.name, trendOf(node), node.only_in || "", node.base_share_percent, node.share_percent, node.delta_percent];
+      }),
+      marker: {
+        colors: flat.nodes.map(function (node) { return diffColor(node, scale); }),
+        line: {
+          color: flat.nodes.map(function (node) { return node.only_in ? "#111827" : "#ffffff"; }),
+          width: flat.nodes.map(function (node) { return node.only_in ? 2.5 : 1; }),
+        },
+      },
+    }], { font: FONT, margin: { l: 4, r: 4, t: 4, b: 4 }, paper_bgcolor: "rgba(0,0,0,0)" });
+    $("diff-legend").hidden = false;
   }
 
   // -- endpoints -------------------------------------------------------------------------
@@ -734,6 +960,7 @@
     $("endpoints-clear").hidden = !endpoint;
     $("bottlenecks-summary").textContent = (endpoint ? endpoint.label : "all endpoints") + " · loading…";
     loadBottlenecks();
+    loadDiff();
   }
 
   function toggleEndpoint(entry) { selectEndpoint(endpoint && endpoint.id === entry.endpoint ? null : entry); }
@@ -815,9 +1042,17 @@
   $("endpoints-refresh").addEventListener("click", loadEndpoints);
   $("endpoints-clear").addEventListener("click", clearEndpoint);
   $("allocations-refresh").addEventListener("click", loadAllocations);
+  $("diff-pick").addEventListener("click", startPicking);
+  $("diff-clear").addEventListener("click", clearDiff);
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && diffPicking) { clearDiff(); }
+  });
   $("instance-select").addEventListener("change", function (event) { choose(event.target.value); });
   window.setInterval(checkGone, 1000);
   drawCharts([]);
+  $("memory-chart").on("plotly_selected", onSelected);
+  $("cpu-chart").on("plotly_selected", onSelected);
+  showWindows();
   if (FEED_PATH) { connect(); } else { poll(); }
   loadEndpoints();
   loadBottlenecks();
