@@ -21,9 +21,18 @@ Operation = Callable[[ProfilingRuntime, dict], dict]
 
 
 def _flamegraph(runtime: ProfilingRuntime, args: dict) -> dict:
+    import base64
+
     body = flamegraph(runtime, **args)
-    # Collapsed stacks are text; over the channel layer they travel inside a dict.
-    return {"collapsed": body} if isinstance(body, str) else body
+    # Collapsed stacks are text, a pprof profile bytes (base64 here) and a speedscope file a
+    # dict of its own: over the channel layer each travels inside a dict, under its format.
+    if isinstance(body, str):
+        return {"collapsed": body}
+    if isinstance(body, bytes):
+        return {"pprof": base64.b64encode(body).decode("ascii")}
+    if args.get("format") == "speedscope":
+        return {"speedscope": body}
+    return body
 
 
 # A snapshot file travels whole inside one channel-layer message; bigger ones are

@@ -26,9 +26,11 @@ class BottlenecksQuerySerializer(QuerySerializer):
 class FlamegraphQuerySerializer(QuerySerializer):
     window = serializers.IntegerField(min_value=1, max_value=600, default=60)
     format = serializers.ChoiceField(
-        choices=["collapsed", "json"],
+        choices=["collapsed", "json", "pprof", "speedscope"],
         default="json",
-        help_text="collapsed: `a;b;c 12` lines (text/plain, flamegraph.pl/speedscope); json: a tree.",
+        help_text="collapsed: `a;b;c 12` lines (text/plain, flamegraph.pl/speedscope); json: a tree; "
+        "pprof: a gzipped pprof profile to download (profile.pb.gz: go tool pprof, Grafana Pyroscope); "
+        "speedscope: a speedscope file to download (profile.speedscope.json, https://www.speedscope.app).",
     )
     endpoint = serializers.CharField(
         required=False,

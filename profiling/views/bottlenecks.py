@@ -1,8 +1,16 @@
 """GET /api/profiling/bottlenecks, /api/profiling/flamegraph and /api/profiling/endpoints."""
 
+import base64
+
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -33,6 +41,25 @@ class BottlenecksView(ProfilingView):
         return Response(answer(request, "bottlenecks", query.validated_data))
 
 
+# The speedscope file's outline (https://www.speedscope.app/file-format-schema.json has it all).
+SPEEDSCOPE_FILE = inline_serializer(
+    "SpeedscopeFile",
+    {
+        "$schema": serializers.CharField(help_text="https://www.speedscope.app/file-format-schema.json"),
+        "name": serializers.CharField(),
+        "exporter": serializers.CharField(),
+        "activeProfileIndex": serializers.IntegerField(),
+        "shared": inline_serializer(
+            "SpeedscopeShared", {"frames": serializers.ListField(child=serializers.DictField())}
+        ),
+        "profiles": serializers.ListField(
+            child=serializers.DictField(),
+            help_text="Sampled profiles weighted by busy wall time, on-CPU time (ns) and busy samples.",
+        ),
+    },
+)
+
+
 class FlamegraphView(ProfilingView):
     throttle_scope = "flamegraph"
 
@@ -45,10 +72,18 @@ class FlamegraphView(ProfilingView):
     @extend_schema(
         parameters=[FlamegraphQuerySerializer, INSTANCE_PARAMETER],
         responses={
-            200: OpenApiResponse(
-                FlamegraphSerializer, description="format=json: a tree; format=collapsed: text/plain lines."
+            (200, "application/json"): OpenApiResponse(
+                PolymorphicProxySerializer(
+                    component_name="FlamegraphBody",
+                    serializers=[FlamegraphSerializer, SPEEDSCOPE_FILE],
+                    resource_type_field_name=None,
+                ),
+                description="format=json: a tree; format=speedscope: a speedscope file, as the attachment "
+                "profile.speedscope.json; format=collapsed: text/plain lines; format=pprof: a gzipped "
+                "pprof profile (perftools.profiles.Profile), as the attachment profile.pb.gz.",
             ),
             (200, "text/plain"): OpenApiTypes.STR,
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
             **BAD_REQUEST,
             **REMOTE_ERRORS,
             **COMMON_ERRORS,
@@ -62,6 +97,16 @@ class FlamegraphView(ProfilingView):
         body = answer(request, "flamegraph", query.validated_data)
         if "collapsed" in body:
             return HttpResponse(body["collapsed"], content_type="text/plain; charset=utf-8")
+        # -- export formats: files to open in pprof, Pyroscope or speedscope --
+        if "pprof" in body:
+            response = HttpResponse(base64.b64decode(body["pprof"]), content_type="application/octet-stream")
+            response["Content-Disposition"] = 'attachment; filename="profile.pb.gz"'
+            return response
+        if "speedscope" in body:
+            response = Response(body["speedscope"])
+            response["Content-Disposition"] = 'attachment; filename="profile.speedscope.json"'
+            return response
+        # -- end of export formats --
         return Response(body)
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from profiling.core.endpoints.report import endpoints_report, route_totals
 from profiling.core.errors import InvalidParameterError, ProfilingNotRunningError
+from profiling.core.stacks.export import to_pprof, to_speedscope
 from profiling.core.stacks.report import bottlenecks_report, collapsed, flame_tree
 from profiling.core.stacks.sampler import StackSampler
 from profiling.core.timefmt import iso_utc
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from profiling.core.runtime import ProfilingRuntime
 
 SCOPES = ("app", "all")
-FLAME_FORMATS = ("collapsed", "json")
+FLAME_FORMATS = ("collapsed", "json", "pprof", "speedscope")
 MAX_LIMIT = 100
 MAX_ENDPOINTS_LIMIT = 300
 
@@ -90,16 +91,32 @@ def bottlenecks(
 
 def flamegraph(
     runtime: ProfilingRuntime, *, window: float = 60, format: str = "json", endpoint: str | None = None
-) -> dict | str:
-    """The window's busy samples as collapsed stacks (text) or a {name, value, children} tree."""
+) -> dict | str | bytes:
+    """The window's busy samples as collapsed stacks (text), a {name, value, children} tree,
+    a gzipped pprof profile (bytes) or a speedscope file (a dict); see stacks/export.py."""
     sampler = stack_sampler(runtime)
     _check_window(sampler, window)
     if format not in FLAME_FORMATS:
-        raise InvalidParameterError("format must be collapsed or json")
+        raise InvalidParameterError("format must be collapsed, json, pprof or speedscope")
     totals = _totals(sampler, window, endpoint)
     is_route = sampler.endpoints.routes.is_route if sampler.endpoints is not None else None
     if format == "collapsed":
         return collapsed(totals, sampler.labeler, is_route)
+    # -- export formats (pprof, speedscope) --
+    if format == "pprof":
+        return to_pprof(
+            totals,
+            sampler.labeler,
+            is_route=is_route,
+            duration_secs=totals.span_secs,
+            period_secs=1.0 / sampler.sample_hz,
+            time_nanos=round((time.time() - totals.span_secs) * 1e9),
+        )
+    if format == "speedscope":
+        scope = f", {endpoint}" if endpoint is not None else ""
+        name = f"{runtime.instance}: {totals.span_secs:g} s of busy stacks{scope}"
+        return to_speedscope(totals, sampler.labeler, is_route=is_route, name=name)
+    # -- end of export formats --
     tree = flame_tree(totals, sampler.labeler, is_route=is_route)
     return {
         **tree,
