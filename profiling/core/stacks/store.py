@@ -59,6 +59,41 @@ class Bucket(Figures):
 
 
 @dataclass
+class SpanBucket(Bucket):
+    """A bucket of figures added whole (see `StackStore.add_at`), with the time they cover.
+
+    [first, last) is from the start of the earliest to the end of the latest figures added,
+    within the bucket's own bounds; `covered_secs` the sum of their own durations (less than
+    last - first across a gap).
+    """
+
+    first: float = math.inf
+    last: float = -math.inf
+    covered_secs: float = 0.0
+
+
+def _merge(into: Figures, figures: Figures) -> None:
+    """Add `figures` to `into`, without any cap (a window's or a query's merge)."""
+    stacks = into.stacks
+    for stack, stats in figures.stacks.items():
+        merged = stacks.get(stack)
+        if merged is None:
+            merged = stacks[stack] = StackStats()
+        merged.add(stats)
+    for mine, theirs in ((into.app_calls, figures.app_calls), (into.leaf_calls, figures.leaf_calls)):
+        for label, count in theirs.items():
+            mine[label] = mine.get(label, 0) + count
+    into.busy_samples += figures.busy_samples
+    into.idle_samples += figures.idle_samples
+    into.unmeasured_samples += figures.unmeasured_samples
+    into.discarded_samples += figures.discarded_samples
+    into.cpu_secs += figures.cpu_secs
+    into.wall_secs += figures.wall_secs
+    into.gc_secs += figures.gc_secs
+    into.ticks += figures.ticks
+
+
+@dataclass
 class Totals(Figures):
     """A window's buckets merged."""
 
@@ -66,23 +101,7 @@ class Totals(Figures):
 
     def add(self, bucket: Figures) -> None:
         """Add a bucket's (or other totals') figures to these."""
-        stacks = self.stacks
-        for stack, stats in bucket.stacks.items():
-            merged = stacks.get(stack)
-            if merged is None:
-                merged = stacks[stack] = StackStats()
-            merged.add(stats)
-        for mine, theirs in ((self.app_calls, bucket.app_calls), (self.leaf_calls, bucket.leaf_calls)):
-            for label, count in theirs.items():
-                mine[label] = mine.get(label, 0) + count
-        self.busy_samples += bucket.busy_samples
-        self.idle_samples += bucket.idle_samples
-        self.unmeasured_samples += bucket.unmeasured_samples
-        self.discarded_samples += bucket.discarded_samples
-        self.cpu_secs += bucket.cpu_secs
-        self.wall_secs += bucket.wall_secs
-        self.gc_secs += bucket.gc_secs
-        self.ticks += bucket.ticks
+        _merge(self, bucket)
 
 
 class StackStore:
@@ -105,6 +124,9 @@ class StackStore:
         max_held_entries: int = MAX_HELD_ENTRIES,
         max_held_frames: int = MAX_HELD_FRAMES,
         other_stack: Stack = (),
+        max_new_frames_per_bucket: int | None = None,
+        max_calls_per_bucket: int | None = None,
+        bucket_type: type[Bucket] = Bucket,
     ):
         if bucket_secs <= 0 or max_window_secs < bucket_secs:
             raise ValueError("bucket_secs must be positive and at most max_window_secs")
@@ -114,6 +136,13 @@ class StackStore:
         self.max_held_entries = max_held_entries
         self.max_held_frames = max_held_frames
         self.other_stack = other_stack
+        # Optional, for stores fed whole figures (`add_at`): label ids of stacks a bucket may
+        # bring in that no other bucket holds yet, and labels per kind of calls per bucket.
+        self.max_new_frames_per_bucket = max_new_frames_per_bucket
+        self.max_calls_per_bucket = max_calls_per_bucket
+        self.bucket_type = bucket_type
+        self.dropped_calls = 0
+        self._new_frames: dict[int, int] = {}  # bucket index -> frames its new stacks brought
         self.lock = threading.Lock()
         self._buckets: deque[Bucket] = deque(maxlen=math.ceil(max_window_secs / bucket_secs) + 1)
         # Each distinct stack held by a bucket -> [the one tuple all buckets share, buckets holding it].
@@ -135,7 +164,7 @@ class StackStore:
             return buckets[-1]
         if buckets and buckets[-1].index > index:  # a clock that went back: keep the newest
             return buckets[-1]
-        bucket = Bucket(index=index)
+        bucket = self.bucket_type(index=index)
         if len(buckets) == buckets.maxlen:
             self._release(buckets[0])
         buckets.append(bucket)
@@ -153,14 +182,21 @@ class StackStore:
                 del held[stack]
                 self.held_frames -= len(stack)
         self.held_entries -= len(bucket.stacks)
+        if self._new_frames:
+            self._new_frames.pop(bucket.index, None)
 
     def _hold(self, bucket: Bucket, stack: Stack) -> StackStats:
         """A new entry of `stack` in `bucket`, within the window's limits (call with the lock held)."""
         entry = self._held.get(stack)
+        per_bucket = self.max_new_frames_per_bucket
         if stack != self.other_stack and (
             self.held_entries >= self.max_held_entries
             or entry is None
-            and self.held_frames + len(stack) > self.max_held_frames
+            and (
+                self.held_frames + len(stack) > self.max_held_frames
+                or per_bucket is not None
+                and self._new_frames.get(bucket.index, 0) + len(stack) > per_bucket
+            )
         ):
             stack = self.other_stack
             stats = bucket.stacks.get(stack)
@@ -170,6 +206,8 @@ class StackStore:
         if entry is None:
             entry = self._held[stack] = [stack, 0]
             self.held_frames += len(stack)
+            if per_bucket is not None and stack != self.other_stack:
+                self._new_frames[bucket.index] = self._new_frames.get(bucket.index, 0) + len(stack)
         entry[1] += 1
         self.held_entries += 1
         stats = bucket.stacks[entry[0]] = StackStats()
@@ -219,3 +257,155 @@ class StackStore:
         span = max(0.0, now - buckets[0].index * self.bucket_secs) if buckets else 0.0
         result.span_secs = min(span, window_secs)
         return result
+
+    # -- figures added whole, at a time (a history keyed by wall-clock time) --------------
+
+    def newest(self) -> Bucket | None:
+        """The bucket being written, if any (call with the lock held)."""
+        return self._buckets[-1] if self._buckets else None
+
+    def add_figures(self, bucket: Bucket, figures: Figures) -> None:
+        """Add whole figures (another bucket's) into `bucket`, within the caps (call with the lock held).
+
+        Stacks new to the bucket are taken largest first (by samples, then wall time), so
+        the smallest are the ones that share the "[other stacks]" entry once a cap is
+        reached. Calls likewise: past `max_calls_per_bucket` labels of a kind, the calls of
+        the smallest new labels are dropped (counted in `dropped_calls`). The figures' sums
+        are all added.
+        """
+        stacks = bucket.stacks
+        fresh = []
+        for stack, stats in figures.stacks.items():
+            mine = stacks.get(stack)
+            if mine is None:
+                fresh.append((stack, stats))
+            else:
+                mine.add(stats)
+        if fresh:
+            fresh.sort(key=lambda item: (item[1].samples, item[1].wall_secs), reverse=True)
+            for stack, stats in fresh:
+                mine = None
+                if len(stacks) >= self.max_stacks_per_bucket:
+                    stack = self.other_stack
+                    mine = stacks.get(stack)
+                if mine is None:
+                    mine = self._hold(bucket, stack)
+                mine.add(stats)
+        limit = self.max_calls_per_bucket
+        for mine_calls, theirs in (
+            (bucket.app_calls, figures.app_calls),
+            (bucket.leaf_calls, figures.leaf_calls),
+        ):
+            if limit is None or len(mine_calls) + len(theirs) <= limit:
+                for label, count in theirs.items():
+                    mine_calls[label] = mine_calls.get(label, 0) + count
+                continue
+            new_calls = []
+            for label, count in theirs.items():
+                if label in mine_calls:
+                    mine_calls[label] += count
+                else:
+                    new_calls.append((count, label))
+            room = max(0, limit - len(mine_calls))
+            if len(new_calls) > room:
+                new_calls.sort(reverse=True)
+                self.dropped_calls += sum(count for count, _ in new_calls[room:])
+                del new_calls[room:]
+            for count, label in new_calls:
+                mine_calls[label] = count
+        bucket.busy_samples += figures.busy_samples
+        bucket.idle_samples += figures.idle_samples
+        bucket.unmeasured_samples += figures.unmeasured_samples
+        bucket.discarded_samples += figures.discarded_samples
+        bucket.cpu_secs += figures.cpu_secs
+        bucket.wall_secs += figures.wall_secs
+        bucket.gc_secs += figures.gc_secs
+        bucket.ticks += figures.ticks
+
+    def add_at(
+        self,
+        at: float,
+        figures: Figures,
+        *,
+        first: float | None = None,
+        last: float | None = None,
+        covered_secs: float = 0.0,
+    ) -> Bucket:
+        """Add whole figures to the bucket holding time `at` (call with the lock held).
+
+        A `SpanBucket` also records the time they cover: from `first` to `last` (both `at`
+        by default) within the bucket's own bounds, so the spans of a store's buckets never
+        overlap; and `covered_secs` of it. Returns the bucket. A time before the newest
+        bucket's goes to the newest, as with `bucket_at`.
+        """
+        bucket = self.bucket_at(at)
+        self.add_figures(bucket, figures)
+        if isinstance(bucket, SpanBucket):
+            low = bucket.index * self.bucket_secs
+            high = low + self.bucket_secs
+            first = min(max(at if first is None else first, low), high)
+            last = max(min(at if last is None else last, high), low)
+            bucket.first = min(bucket.first, first)
+            bucket.last = max(bucket.last, last)
+            bucket.covered_secs += covered_secs
+        return bucket
+
+    def take_ending_by(self, time: float) -> list[Bucket]:
+        """Remove and return, oldest first, the buckets that end at or before `time` (call with the lock held).
+
+        What they held is released: they no longer count against the caps.
+        """
+        buckets = self._buckets
+        taken = []
+        while buckets and (buckets[0].index + 1) * self.bucket_secs <= time:
+            bucket = buckets.popleft()
+            self._release(bucket)
+            taken.append(bucket)
+        if taken:
+            self._closed_cache = None
+        return taken
+
+    def span_of(self, bucket: Bucket) -> tuple[float, float, float]:
+        """(first, last, covered seconds) of a bucket: a `SpanBucket`'s own, else its whole width."""
+        if isinstance(bucket, SpanBucket):
+            return bucket.first, bucket.last, bucket.covered_secs
+        start = bucket.index * self.bucket_secs
+        return start, start + self.bucket_secs, self.bucket_secs
+
+    def overlapping(self, start: float, end: float) -> list[Bucket]:
+        """The buckets whose span [first, last) overlaps [start, end), oldest first (call with the lock held).
+
+        The newest may still change: it comes as a copy, so the list can be merged after
+        the lock is released (older buckets never change).
+        """
+        found = []
+        buckets = self._buckets
+        for bucket in buckets:
+            first, last, _ = self.span_of(bucket)
+            if first < end and (last > start or start <= first == last):
+                found.append(bucket)
+        if found and found[-1] is buckets[-1]:
+            newest = found[-1]
+            first, last, covered = self.span_of(newest)
+            copy = SpanBucket(index=newest.index, first=first, last=last, covered_secs=covered)
+            _merge(copy, newest)
+            found[-1] = copy
+        return found
+
+    def between(self, start: float, end: float) -> Totals:
+        """Merge every bucket whose span overlaps [start, end); `span_secs` is the seconds they cover."""
+        with self.lock:
+            found = self.overlapping(start, end)
+        totals = Totals()
+        for bucket in found:
+            totals.add(bucket)
+            totals.span_secs += self.span_of(bucket)[2]
+        return totals
+
+    def coverage(self) -> tuple[float, float] | None:
+        """(earliest first, latest last) of the buckets held, None when there are none."""
+        with self.lock:
+            if not self._buckets:
+                return None
+            spans = [self.span_of(bucket) for bucket in (self._buckets[0], self._buckets[-1])]
+        return min(span[0] for span in spans), max(span[1] for span in spans)
