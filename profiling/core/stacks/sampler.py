@@ -14,6 +14,7 @@ from profiling.core.frames import exclusive_pass
 from profiling.core.periodic import PeriodicWorker
 from profiling.core.stacks.exact import ExactCallCounter, all_threads_installer
 from profiling.core.stacks.gctime import GcTimer
+from profiling.core.stacks.history import ProfileHistory
 from profiling.core.stacks.idle import (
     BLOCKING_CALLEES,
     GIL_RETURN_CALLEES,
@@ -23,7 +24,7 @@ from profiling.core.stacks.idle import (
     is_loop_driver,
 )
 from profiling.core.stacks.labels import CodeLabeler
-from profiling.core.stacks.store import Stack, StackStore
+from profiling.core.stacks.store import Bucket, Stack, StackStore
 from profiling.core.stacks.threadcpu import ThreadCpuClock, ThreadSyscalls
 
 if TYPE_CHECKING:
@@ -228,7 +229,9 @@ class StackSampler(PeriodicWorker):
 
     Each sample of a thread stands for the time since the previous tick, on the CPU
     when the thread is running at the sample (see `_observe`). Profiler threads (named
-    `riptide-*`) and the sampler itself are never sampled.
+    `riptide-*`) and the sampler itself are never sampled. Each bucket of the store that
+    closes (a newer one begins) also goes to `history`, a day of profiles by wall-clock
+    time (`wall_clock`), unless it is turned off with `history=False`.
     """
 
     thread_name = "riptide-stack-sampler"
@@ -249,6 +252,8 @@ class StackSampler(PeriodicWorker):
         wait: Callable[[float], bool] | None = None,
         wants_cpu: Callable[[int], bool | None] | None = None,
         endpoints: EndpointTracker | None = None,
+        history: ProfileHistory | bool | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ):
         if not 0 < sample_hz <= 10_000:
             raise ValueError("sample_hz must be positive")
@@ -268,6 +273,14 @@ class StackSampler(PeriodicWorker):
         self.store = store or StackStore(
             max_window_secs=max_window_secs, other_stack=(self.labeler.other_stacks_id,)
         )
+        # Each closed bucket of the store also goes to a day of history by wall-clock time
+        # (None or True: one with the default tiers; False: none).
+        self.history: ProfileHistory | None
+        if history is None or history is True:
+            self.history = ProfileHistory(other_stack=self.store.other_stack)
+        else:
+            self.history = history or None
+        self._wall_clock = wall_clock
         self.gc_timer = gc_timer or GcTimer()
         self._callees = CalleeReader.shared()
         # Which request each sample serves (a route label at the root of its stack), when on.
@@ -633,6 +646,7 @@ class StackSampler(PeriodicWorker):
         gc_secs = self.gc_timer.take()
         store = self.store
         with store.lock:
+            previous = store.newest()
             bucket = store.bucket_at(now)
             bucket.ticks += 1
             bucket.gc_secs += gc_secs
@@ -647,6 +661,18 @@ class StackSampler(PeriodicWorker):
                         bucket.app_calls[new_attributed] = bucket.app_calls.get(new_attributed, 0) + 1
                     if new_leaf is not None:
                         bucket.leaf_calls[new_leaf] = bucket.leaf_calls.get(new_leaf, 0) + 1
+        if previous is not None and previous is not bucket and self.history is not None:
+            self._to_history(previous, now)
+
+    def _to_history(self, closed: Bucket, now: float) -> None:
+        """Hand a bucket that just closed (it is never written again) to the history.
+
+        Its wall-clock start is the wall clock now less how long ago, by the monotonic
+        clock, the bucket began.
+        """
+        assert self.history is not None
+        secs = self.store.bucket_secs
+        self.history.add(closed, self._wall_clock() - (now - closed.index * secs), secs)
 
     def attributed_position(self, stack: Stack) -> int:
         return self._attributed_position(stack)
