@@ -2,10 +2,10 @@
 
 from rest_framework import serializers
 
-from profiling.serializers.common import QuerySerializer
+from profiling.serializers.history import TimeRangeQuery
 
 
-class BottlenecksQuerySerializer(QuerySerializer):
+class BottlenecksQuerySerializer(TimeRangeQuery):
     window = serializers.IntegerField(
         min_value=1, max_value=600, default=60, help_text="Seconds of samples to analyse (1..600)."
     )
@@ -23,7 +23,7 @@ class BottlenecksQuerySerializer(QuerySerializer):
     )
 
 
-class FlamegraphQuerySerializer(QuerySerializer):
+class FlamegraphQuerySerializer(TimeRangeQuery):
     window = serializers.IntegerField(min_value=1, max_value=600, default=60)
     format = serializers.ChoiceField(
         choices=["collapsed", "json", "pprof", "speedscope"],
@@ -112,7 +112,7 @@ class FlamegraphSerializer(FlameNodeSerializer):
     unit = serializers.CharField()
 
 
-class EndpointsQuerySerializer(QuerySerializer):
+class EndpointsQuerySerializer(TimeRangeQuery):
     window = serializers.IntegerField(
         min_value=1, max_value=600, default=60, help_text="Seconds of samples and requests (1..600)."
     )
@@ -144,8 +144,14 @@ class EndpointSerializer(serializers.Serializer):
     method = serializers.CharField(allow_null=True)
     route = serializers.CharField(allow_null=True, help_text="The URL pattern, with a leading slash.")
     name = serializers.CharField(allow_null=True, help_text="The URL pattern's name (namespace:name).")
-    requests = serializers.IntegerField(help_text="Requests that ended in the window.")
-    errors = serializers.IntegerField(help_text="Of which answered 5xx (or failed with no answer).")
+    requests = serializers.IntegerField(
+        allow_null=True,
+        help_text="Requests that ended in the window; null for a from/to window older than the request "
+        "log's 600 s.",
+    )
+    errors = serializers.IntegerField(
+        allow_null=True, help_text="Of which answered 5xx (or failed with no answer)."
+    )
     latency_ms = LatencySerializer()
     cpu_ms_per_request = serializers.FloatField(
         allow_null=True, help_text="The route's sampled CPU time over its requests; null without requests."

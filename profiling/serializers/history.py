@@ -24,6 +24,28 @@ class InstantField(serializers.CharField):
             self.fail("invalid", reason=str(error))
 
 
+class TimeRangeQuery(QuerySerializer):
+    """Optional `from`/`to`: a window of the profile history instead of the last `window` seconds."""
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        start, end = attrs.pop("from", None), attrs.pop("to", None)
+        if (start is None) != (end is None):
+            raise serializers.ValidationError({"to" if end is None else "from": ["Give both from and to."]})
+        if start is not None:
+            if end <= start:
+                raise serializers.ValidationError({"to": ["to must be after from."]})
+            attrs["start"], attrs["end"] = start, end
+        return attrs
+
+
+# `from` is a keyword: declared through the class's fields (subclasses made later inherit them).
+TimeRangeQuery._declared_fields["from"] = InstantField(
+    required=False, help_text="Start of a window of the profile history (with `to`; instead of `window`)."
+)
+TimeRangeQuery._declared_fields["to"] = InstantField(required=False, help_text="End of that window.")
+
+
 class FlamegraphDiffQuerySerializer(QuerySerializer):
     base_from = InstantField()
     base_to = InstantField()

@@ -298,3 +298,47 @@ def test_endpoints_report_sorts_by_busy_share_with_requests_and_hotspots():
     assert (
         a["hotspots"][0]["function_name"] == f"{__name__}.work_a" and a["route"] == "/a" and a["name"] == "a"
     )
+
+
+def test_request_log_between_two_times_and_none_once_the_start_is_no_longer_held():
+    log = RequestLog(bucket_secs=5.0, max_window_secs=20.0)
+    for end in (100.0, 104.0, 106.0, 111.0):
+        log.record(end, "GET", "/a", 200, 0.01)
+    log.drain(lambda method, path: 7)
+    assert log.between(100.0, 110.0)[7].requests == 3  # buckets 100 and 105
+    assert log.between(105.0, 120.0)[7].requests == 2
+    assert log.between(95.0, 110.0) is None  # before the oldest bucket held
+    for end in (130.0, 140.0, 150.0):  # the ring keeps 5 buckets: 100 and 105 go
+        log.record(end, "GET", "/a", 200, 0.01)
+    log.drain(lambda method, path: 7)
+    assert log.between(100.0, 110.0) is None
+
+
+def test_an_endpoints_report_without_request_figures_gives_nulls_and_its_samples():
+    driver, tracker = attributed_driver()
+    driver.frames = {1: chain(loop_run, (serve_request, ("GET", "/a")), work_a)}
+    driver.cpu[1] = 0.0
+    driver.sample(1.0)
+    driver.cpu[1] = 0.1
+    driver.sample(1.1)
+    body = endpoints_report(
+        driver.totals(),
+        None,
+        tracker.routes,
+        driver.sampler.labeler,
+        driver.sampler.attributed_position,
+        limit=10,
+        sample_hz=10.0,
+        timestamp=0.0,
+        started=0.0,
+        perf_counter=lambda: 0.0,
+    )
+    [row] = body["endpoints"]
+    assert (row["requests"], row["errors"], row["cpu_ms_per_request"], row["samples"]) == (
+        None,
+        None,
+        None,
+        1,
+    )
+    assert row["latency_ms"] == {"p50": None, "p95": None, "p99": None}
+    assert "no longer held" in body["note"]

@@ -66,7 +66,7 @@ def _hotspots(spots: dict[int, list], labeler: CodeLabeler, limit: int) -> list[
 
 def endpoints_report(
     totals: Totals,
-    requests: dict[int, RouteRequests],
+    requests: dict[int, RouteRequests] | None,
     routes: RouteTable,
     labeler: CodeLabeler,
     position_of: Callable[[Stack], int],
@@ -78,7 +78,12 @@ def endpoints_report(
     cpu_clock_available: bool = True,
     perf_counter: Callable[[], float] = time.perf_counter,
 ) -> dict:
-    """The body of GET /api/profiling/endpoints for one merged window."""
+    """The body of GET /api/profiling/endpoints for one merged window.
+
+    `requests` is None when the request log no longer holds the window: the request
+    figures are then null, the sampled ones are still given."""
+    counted = requests is not None
+    requests = requests or {}
     # One pass over the window's stacks: per route its sums and its functions' (innermost
     # application frame) cpu, wall and samples.
     sums: dict[int, list] = {}
@@ -117,8 +122,8 @@ def endpoints_report(
                 "method": route.method,
                 "route": route.route,
                 "name": route.name,
-                "requests": figures.requests,
-                "errors": figures.errors,
+                "requests": figures.requests if counted else None,
+                "errors": figures.errors if counted else None,
                 "latency_ms": dict(
                     zip(("p50", "p95", "p99"), map(_ms, figures.quantiles((0.5, 0.95, 0.99))), strict=True)
                 ),
@@ -129,8 +134,13 @@ def endpoints_report(
                 "hotspots": _hotspots(spots.get(route_id, {}), labeler, HOTSPOTS_PER_ROUTE),
             }
         )
-    rows.sort(key=lambda r: (-r["busy_time_percent"], -r["requests"], r["endpoint"]))
+    rows.sort(key=lambda r: (-r["busy_time_percent"], -(r["requests"] or 0), r["endpoint"]))
     notes = [ATTRIBUTION_NOTE]
+    if not counted:
+        notes.append(
+            "The request log keeps the last 600 s: this window's requests, errors and latencies are "
+            "no longer held (null); its samples come from the profile history."
+        )
     notes.extend(sample_notes(totals, busy=total_wall > 0, cpu_clock_available=cpu_clock_available))
     return {
         "timestamp": iso_utc(timestamp),

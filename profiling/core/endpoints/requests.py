@@ -176,6 +176,22 @@ class RequestLog:
                     merged.setdefault(route_id, RouteRequests()).add(figures)
         return merged
 
+    def between(self, start: float, end: float) -> dict[int, RouteRequests] | None:
+        """Requests of the buckets starting in [start, end) (monotonic), None when the log no
+        longer holds the start of that window."""
+        with self._lock:
+            buckets = list(self._buckets)
+        first = math.floor(start / self.bucket_secs)
+        if not buckets or buckets[0][0] > first:
+            return None
+        merged: dict[int, RouteRequests] = {}
+        with self._lock:
+            for index, routes in buckets:
+                if first <= index and index * self.bucket_secs < end:
+                    for route_id, figures in routes.items():
+                        merged.setdefault(route_id, RouteRequests()).add(figures)
+        return merged
+
     def totals(self) -> dict[int, Cumulative]:
         """A copy of the figures since start, per route label id."""
         with self._lock:

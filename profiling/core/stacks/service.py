@@ -10,6 +10,7 @@ from profiling.core.errors import InvalidParameterError, ProfilingNotRunningErro
 from profiling.core.stacks.export import to_pprof, to_speedscope
 from profiling.core.stacks.report import bottlenecks_report, collapsed, flame_tree
 from profiling.core.stacks.sampler import StackSampler
+from profiling.core.stacks.windows import history_window
 from profiling.core.timefmt import iso_utc
 
 if TYPE_CHECKING:
@@ -35,9 +36,19 @@ def _check_window(sampler: StackSampler, window: float) -> None:
         raise InvalidParameterError(f"window must be between 1 and {sampler.store.max_window_secs:g} seconds")
 
 
-def _totals(sampler: StackSampler, window: float, endpoint: str | None):
-    """The window's merged samples, only those of one endpoint's requests when it is given."""
-    totals = sampler.store.window(sampler.now(), window)
+def _totals(
+    sampler: StackSampler,
+    window: float,
+    endpoint: str | None,
+    start: float | None = None,
+    end: float | None = None,
+):
+    """The window's merged samples (the last `window` seconds, or the history's `start`..`end`
+    in unix seconds), only those of one endpoint's requests when it is given."""
+    if start is not None and end is not None:
+        totals = history_window(sampler, start, end)
+    else:
+        totals = sampler.store.window(sampler.now(), window)
     if endpoint is None:
         return totals
     tracker = sampler.endpoints
@@ -60,8 +71,10 @@ def bottlenecks(
     limit: int = 10,
     scope: str = "app",
     endpoint: str | None = None,
+    start: float | None = None,
+    end: float | None = None,
 ) -> dict:
-    """Hotspots of the last `window` seconds, ranked by impact score."""
+    """Hotspots of the last `window` seconds (or of `start`..`end`), ranked by impact score."""
     started = time.perf_counter()
     sampler = stack_sampler(runtime)
     _check_window(sampler, window)
@@ -69,7 +82,7 @@ def bottlenecks(
         raise InvalidParameterError(f"limit must be between 1 and {MAX_LIMIT}")
     if scope not in SCOPES:
         raise InvalidParameterError("scope must be app or all")
-    totals = _totals(sampler, window, endpoint)
+    totals = _totals(sampler, window, endpoint, start, end)
     exact, exact_note = (None, None)
     if sampler.exact is not None:
         exact, exact_note = sampler.exact.results()
@@ -90,7 +103,13 @@ def bottlenecks(
 
 
 def flamegraph(
-    runtime: ProfilingRuntime, *, window: float = 60, format: str = "json", endpoint: str | None = None
+    runtime: ProfilingRuntime,
+    *,
+    window: float = 60,
+    format: str = "json",
+    endpoint: str | None = None,
+    start: float | None = None,
+    end: float | None = None,
 ) -> dict | str | bytes:
     """The window's busy samples as collapsed stacks (text), a {name, value, children} tree,
     a gzipped pprof profile (bytes) or a speedscope file (a dict); see stacks/export.py."""
@@ -98,7 +117,7 @@ def flamegraph(
     _check_window(sampler, window)
     if format not in FLAME_FORMATS:
         raise InvalidParameterError("format must be collapsed, json, pprof or speedscope")
-    totals = _totals(sampler, window, endpoint)
+    totals = _totals(sampler, window, endpoint, start, end)
     is_route = sampler.endpoints.routes.is_route if sampler.endpoints is not None else None
     if format == "collapsed":
         return collapsed(totals, sampler.labeler, is_route)
@@ -110,7 +129,7 @@ def flamegraph(
             is_route=is_route,
             duration_secs=totals.span_secs,
             period_secs=1.0 / sampler.sample_hz,
-            time_nanos=round((time.time() - totals.span_secs) * 1e9),
+            time_nanos=round((start if start is not None else time.time() - totals.span_secs) * 1e9),
         )
     if format == "speedscope":
         scope = f", {endpoint}" if endpoint is not None else ""
@@ -127,8 +146,18 @@ def flamegraph(
     }
 
 
-def endpoints(runtime: ProfilingRuntime, *, window: float = 60, limit: int = 20) -> dict:
-    """Per route: requests, errors, latency, CPU per request, share of busy time, hotspots."""
+def endpoints(
+    runtime: ProfilingRuntime,
+    *,
+    window: float = 60,
+    limit: int = 20,
+    start: float | None = None,
+    end: float | None = None,
+) -> dict:
+    """Per route: requests, errors, latency, CPU per request, share of busy time, hotspots.
+
+    With `start`..`end` (unix seconds) the samples come from the profile history; the
+    requests only while the request log still holds that window (its last 600 s)."""
     started = time.perf_counter()
     sampler = stack_sampler(runtime)
     _check_window(sampler, window)
@@ -139,9 +168,15 @@ def endpoints(runtime: ProfilingRuntime, *, window: float = 60, limit: int = 20)
         raise ProfilingNotRunningError("The stack sampler attributes no samples to requests in this process.")
     tracker.drain()
     now = sampler.now()
+    if start is not None and end is not None:
+        samples = history_window(sampler, start, end)
+        offset = now - time.time()  # unix seconds -> the monotonic clock the request log keeps
+        requests = tracker.requests.between(start + offset, end + offset)
+    else:
+        samples, requests = sampler.store.window(now, window), tracker.requests.window(now, window)
     report = endpoints_report(
-        sampler.store.window(now, window),
-        tracker.requests.window(now, window),
+        samples,
+        requests,
         tracker.routes,
         sampler.labeler,
         sampler.attributed_position,
