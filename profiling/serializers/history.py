@@ -13,11 +13,12 @@ class InstantField(serializers.CharField):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("help_text", "Unix seconds or ISO 8601 (e.g. 2026-12-03T07:00:00Z).")
-        kwargs.setdefault("max_length", 64)
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
         text = super().to_internal_value(data)
+        if len(text) > 64:
+            self.fail("invalid", reason="longer than 64 characters")
         try:
             return parse_instant(text)
         except ValueError as error:
