@@ -57,6 +57,21 @@ def attributed_driver() -> tuple[Driver, EndpointTracker]:
     return driver, tracker
 
 
+def report_of(driver: Driver, tracker: EndpointTracker, requests) -> dict:
+    return endpoints_report(
+        driver.totals(),
+        requests,
+        tracker.routes,
+        driver.sampler.labeler,
+        driver.sampler.attributed_position,
+        limit=10,
+        sample_hz=10.0,
+        timestamp=0.0,
+        started=0.0,
+        perf_counter=lambda: 0.0,
+    )
+
+
 def by_route(driver: Driver, tracker: EndpointTracker) -> dict[str, tuple[int, float]]:
     """endpoint -> (busy samples, cpu secs) in the window."""
     found: dict[str, list] = {}
@@ -266,18 +281,7 @@ def test_endpoints_report_sorts_by_busy_share_with_requests_and_hotspots():
         tracker.record("GET", "/a", 200, 0.02)
     tracker.record("GET", "/b/1", 500, 0.5)
     tracker.drain()
-    body = endpoints_report(
-        driver.totals(),
-        tracker.requests.window(driver.now, 60),
-        tracker.routes,
-        driver.sampler.labeler,
-        driver.sampler.attributed_position,
-        limit=10,
-        sample_hz=10.0,
-        timestamp=0.0,
-        started=0.0,
-        perf_counter=lambda: 0.0,
-    )
+    body = report_of(driver, tracker, tracker.requests.window(driver.now, 60))
     rows = body["endpoints"]
     assert [r["endpoint"] for r in rows] == ["GET /a", "GET /b/<int:id>"]
     a, b = rows
@@ -321,18 +325,7 @@ def test_an_endpoints_report_without_request_figures_gives_nulls_and_its_samples
     driver.sample(1.0)
     driver.cpu[1] = 0.1
     driver.sample(1.1)
-    body = endpoints_report(
-        driver.totals(),
-        None,
-        tracker.routes,
-        driver.sampler.labeler,
-        driver.sampler.attributed_position,
-        limit=10,
-        sample_hz=10.0,
-        timestamp=0.0,
-        started=0.0,
-        perf_counter=lambda: 0.0,
-    )
+    body = report_of(driver, tracker, None)
     [row] = body["endpoints"]
     assert (row["requests"], row["errors"], row["cpu_ms_per_request"], row["samples"]) == (
         None,
