@@ -26,6 +26,7 @@ SPEC_IDS = [
     "diff-pick",
     "diff-clear",
     "diff-windows",
+    "diff-table",
     "diff-chart",
 ]
 

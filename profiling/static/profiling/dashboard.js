@@ -753,6 +753,7 @@
     $("diff-summary").textContent = "";
     $("diff-legend").hidden = true;
     show($("diff-message"), []);
+    show($("diff-table"), []);
     showInChart($("diff-chart"), []);
   }
 
@@ -808,10 +809,12 @@
       // A window outside the profile history: the API says which range it holds.
       var shown = result.status === 400 && result.data && result.data.detail
         ? notice(result.data.detail, "error") : problem(result, "Comparing two windows");
+      show($("diff-table"), []);
       showInChart($("diff-chart"), []);
       show($("diff-message"), [shown]);
     }).catch(function (error) {
       if (load !== diffLoad) { return; }
+      show($("diff-table"), []);
       showInChart($("diff-chart"), []);
       show($("diff-message"), [notice("Comparing two windows failed: " + error.message, "error")]);
     });
@@ -845,6 +848,7 @@
     $("diff-summary").textContent = (endpoint ? endpoint.label + " · " : "") + "base " + count(base.samples) + " samples · new " +
       count(newer.samples) + " samples · " + clock(data.timestamp);
     show($("diff-message"), []);
+    show($("diff-table"), []);
     if (!(tree.children || []).length) {
       $("diff-legend").hidden = true;
       showInChart($("diff-chart"), [notice("No busy samples in " + (baseTotal || newTotal ? "one of the windows" : "either window") +
@@ -874,13 +878,70 @@
       }),
       marker: {
         colors: flat.nodes.map(function (node) { return diffColor(node, scale); }),
-        line: {
-          color: flat.nodes.map(function (node) { return node.only_in ? "#111827" : "#ffffff"; }),
-          width: flat.nodes.map(function (node) { return node.only_in ? 2.5 : 1; }),
-        },
+        // One width for all: Plotly 3.8's icicle draws NaN paths when a zoom animates per-node widths.
+        line: { width: 1.5, color: flat.nodes.map(function (node) { return node.only_in ? "#111827" : "#ffffff"; }) },
+        pattern: { shape: flat.nodes.map(function (node) { return node.only_in ? "/" : ""; }), fgcolor: "rgba(17,24,39,.6)", size: 7, solidity: 0.12,
+          fillmode: "overlay" },
       },
     }], { font: FONT, margin: { l: 4, r: 4, t: 4, b: 4 }, paper_bgcolor: "rgba(0,0,0,0)" });
     $("diff-legend").hidden = false;
+    showChanges(flat, share(1, baseTotal), share(1, newTotal));
+  }
+
+  var DIFF_TABLE_ROWS = 10;
+  var ZOOM_CONTEXT_LEVELS = 3;  // a function picked in the table is shown under this many of its callers
+
+  // The functions whose own time (not their callees') moved most, summed over every place in
+  // the tree they were seen; a row picked zooms the icicle to the largest of those places.
+  function showChanges(flat, basePerSample, newPerSample) {
+    var byName = {}, parentOf = {};
+    flat.nodes.forEach(function (node, i) {
+      parentOf[flat.ids[i]] = flat.parents[i];
+      if (i === 0) { return; }  // the root: samples with no frame of their own
+      var kids = node.children || [];
+      var base = (node.base_value || 0) - kids.reduce(function (sum, kid) { return sum + (kid.base_value || 0); }, 0);
+      var value = (node.value || 0) - kids.reduce(function (sum, kid) { return sum + (kid.value || 0); }, 0);
+      var entry = byName[node.name] || (byName[node.name] = { name: node.name, base: 0, value: 0, id: null, weight: -1 });
+      entry.base += base; entry.value += value;
+      if (base + value > entry.weight) { entry.weight = base + value; entry.id = flat.ids[i]; }
+    });
+    var rows = Object.keys(byName).map(function (name) {
+      var entry = byName[name];
+      entry.baseShare = entry.base * basePerSample; entry.share = entry.value * newPerSample;
+      entry.delta = entry.share - entry.baseShare;
+      entry.only = entry.base <= 0 ? "new" : entry.value <= 0 ? "base" : null;
+      return entry;
+    }).filter(function (entry) { return Math.abs(entry.delta) >= DIFF_SAME_POINTS; }).sort(function (a, b) {
+      return Math.abs(b.delta) - Math.abs(a.delta) || (a.name < b.name ? -1 : 1);
+    }).slice(0, DIFF_TABLE_ROWS);
+    if (!rows.length) {
+      show($("diff-table"), [notice("No function's own time moved by " + DIFF_SAME_POINTS + " points or more.")]);
+      return;
+    }
+    function zoom(entry) {
+      var level = entry.id;
+      for (var up = 0; up < ZOOM_CONTEXT_LEVELS && parentOf[level]; up += 1) { level = parentOf[level]; }
+      Plotly.restyle($("diff-chart"), { level: [level] });
+    }
+    var head = el("tr", {}, ["function (own time)", "base %", "new %", "change"].map(function (h, i) {
+      return el("th", { "class": i ? "num" : "", text: h });
+    }));
+    var body = rows.map(function (entry) {
+      var trend = entry.delta > 0 ? "more" : "less";
+      var row = el("tr", { "data-function": entry.name, "data-trend": trend, tabindex: "0", title: "show " + entry.name + " in the chart" }, [
+        el("td", {}, [el("code", { text: entry.name }), entry.only ? el("span", { "class": "muted", text: ONLY_IN[entry.only] }) : ""]),
+        el("td", { "class": "num", text: fmt(entry.baseShare, 1) }),
+        el("td", { "class": "num", text: fmt(entry.share, 1) }),
+        el("td", { "class": "num " + trend, text: signed(entry.delta) }),
+      ]);
+      row.addEventListener("click", function () { zoom(entry); });
+      row.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); zoom(entry); }
+      });
+      return row;
+    });
+    show($("diff-table"), [el("table", { "class": "changes", "aria-label": "the functions whose own time changed most" },
+      [el("thead", {}, [head]), el("tbody", {}, body)])]);
   }
 
   // -- endpoints -------------------------------------------------------------------------
