@@ -6,12 +6,15 @@ at their real rates: the stack sampler 11 times a simulated second over a synthe
 service (threads whose stacks are drawn at random from thousands of functions, so new
 distinct stacks keep appearing; threads come and go), the memory/CPU sampler every 5 s,
 a leak check every 300 s and a leak analysis every 30 min, a bottlenecks query every
-minute. At each checkpoint the profiler's retained memory is the size of everything
+minute. The stack sampler's profile history (10 s buckets for an hour, 5 min buckets up
+to a day, by wall-clock time) is on, as by default, and its wall clock follows the
+simulated one. At each checkpoint the profiler's retained memory is the size of everything
 reachable from its structures (code, modules, classes and the service's own objects not
 counted), and the process's RSS growth since just before the runtime was built is
 reported beside it (each scenario runs in a fresh process, so that growth is not memory
 another benchmark freed). Bars: every checkpoint under FOOTPRINT_BAR_MB, and no growth
-once every ring buffer is full.
+once every ring buffer is full (the history's after 24 h, so the full run simulates 25 h);
+the history's own part stays under the worst case its caps allow.
 """
 
 from __future__ import annotations
@@ -38,22 +41,33 @@ from profiling.core.assembly import default_workers
 from profiling.core.config import MIB, ProfilingConfig
 from profiling.core.memory.service import memory_analysis
 from profiling.core.runtime import ProfilingRuntime
+from profiling.core.stacks.history import DEFAULT_TIERS, ProfileHistory
 from profiling.core.stacks.idle import CalleeReader
 from profiling.core.stacks.labels import CodeLabeler
 from profiling.core.stacks.report import bottlenecks_report
 from profiling.core.stacks.sampler import StackSampler
+from profiling.core.stacks.store import Bucket, StackStats
 
 ROOT = Path(__file__).resolve().parent.parent
 FOOTPRINT_BAR_MB = 50.0
 # Once every buffer is full, the footprint may move with what the buffers hold, not grow.
 FLAT_BAR_PERCENT = 5.0
-CHECKPOINTS_MIN = (10, 20, 30, 60, 120, 240, 480, 600)
+CHECKPOINTS_MIN = (10, 20, 30, 60, 120, 240, 480, 600, 1440, 1500)
 QUICK_CHECKPOINTS_MIN = (10, 20, 30, 60, 120)
+# The profile history's own rows, at these checkpoints when simulated.
+HISTORY_ROWS_MIN = (60, 480, 1440)
 # The worst the stack store can be asked to hold: many busy threads, deep stacks, a new
 # stack at most samples. Its window is full after 10 min.
 STRESS_THREADS = 40
 STRESS_DEPTH = (60, 116)  # under the 12 frames of the server loop and framework
 STRESS_CHECKPOINTS_MIN = (10, 20)
+# The profile history fed on its own, the worst it can be asked to hold: every second a
+# hundred new stacks 40 deep (none held anywhere else) and 64 new labels with calls, so
+# every cap of every tier binds. Its last tier is full after 24 h.
+HISTORY_STRESS_CHECKPOINTS_MIN = (60, 480, 1440, 1500)
+HISTORY_STRESS_STACKS = 100
+HISTORY_STRESS_DEPTH = 40
+HISTORY_STRESS_CALLS = 64
 QUERY_EVERY_SECS = 60.0
 ANALYSIS_EVERY_SECS = 1800.0
 EPOCH = 1_800_000_000.0
@@ -241,6 +255,8 @@ def _stack_sampler_factory(service: SyntheticService, clock: SimulatedClock, lab
             threads=lambda: service.threads,
             thread_cpu=service.cpu.get,
             labeler=labeler,
+            # The history's buckets are by wall-clock time: the simulated one.
+            wall_clock=clock.wall,
             # A tick's short wait before it samples is real time; on the simulated clock it
             # would only slow the simulation down (hours of ticks).
             wait=lambda secs: False,
@@ -261,6 +277,12 @@ class Checkpoint:
     leak_checks_kept: int
     labels: int
     wall_secs: float
+    history_entries: int = 0
+    history_frames: int = 0
+    history_buckets: int = 0
+    history_estimate_bytes: int = 0
+    history_worst_bytes: int = 0
+    history_hours: float = 0.0
 
 
 def in_forked_child(compute: Callable[[], dict[str, int]]) -> dict[str, int]:
@@ -377,6 +399,7 @@ class Simulation:
         sampler = self.stacks
         return {
             "stack store": lambda: [sampler.store],
+            "profile history": lambda: [sampler.history] if sampler.history is not None else [],
             "labels": lambda: [sampler.labeler],
             "callee cache": lambda: [CalleeReader.shared()],
             "stack sampler state": lambda: [sampler],
@@ -407,6 +430,10 @@ class Simulation:
         store = self.stacks.store
         with store.lock:
             buckets = list(store._buckets)  # noqa: SLF001
+        history = self.stacks.history
+        assert isinstance(history, ProfileHistory)
+        tiers = history.counts()
+        coverage = history.coverage()
         return Checkpoint(
             minutes=self.clock.now / 60,
             retained_bytes=sum(parts.values()),
@@ -418,6 +445,12 @@ class Simulation:
             leak_checks_kept=len(self.detector.history()),
             labels=len(self.labeler.labels),
             wall_secs=time.perf_counter() - started,
+            history_entries=int(sum(tier["entries"] for tier in tiers)),
+            history_frames=int(sum(tier["frames"] for tier in tiers)),
+            history_buckets=int(sum(tier["buckets"] for tier in tiers)),
+            history_estimate_bytes=history.memory_bytes(),
+            history_worst_bytes=history.worst_case_bytes(),
+            history_hours=(coverage[1] - coverage[0]) / 3600 if coverage else 0.0,
         )
 
     def stop(self) -> None:
@@ -462,6 +495,7 @@ def full_after_minutes(config: ProfilingConfig) -> float:
 
     return max(
         600.0 / 60,  # the stack store's window (StackSampler's max_window_secs)
+        DEFAULT_TIERS[-1][1] / 60,  # the profile history's last tier
         config.history_max_samples * config.memory_interval_secs / 60,
         MAX_HISTORY * config.leak_check_interval_secs / 60,
     )
@@ -520,6 +554,146 @@ def rows_for(
     return rows
 
 
+def history_rows(checkpoints: list[Checkpoint], at_min: Iterable[float] = HISTORY_ROWS_MIN) -> list[Row]:
+    """The profile history's part of the footprint at these checkpoints, against its caps' worst case."""
+    rows = []
+    wanted = set(at_min)
+    for point in checkpoints:
+        if point.minutes not in wanted:
+            continue
+        mb = point.parts.get("profile history", 0) / MIB
+        worst = point.history_worst_bytes / MIB
+        rows.append(
+            Row(
+                f"profile history after {_label(point.minutes)} of simulated uptime",
+                f"{mb:.1f} MB",
+                f"< {worst:.1f} MB (its caps' worst case)",
+                mb < worst,
+                f"{point.history_hours:.2f} h held in {point.history_buckets} buckets: "
+                f"{point.history_entries} stack entries, {point.history_frames} frames "
+                f"(its own estimate {point.history_estimate_bytes / MIB:.1f} MB; stacks still in the "
+                "stack store are counted there)",
+            )
+        )
+    return rows
+
+
+@dataclass
+class HistoryPoint:
+    minutes: float
+    retained_bytes: int
+    estimate_bytes: int
+    worst_bytes: int
+    entries: int
+    frames: int
+    buckets: int
+    hours_held: float
+    wall_secs: float
+    between_ms: float = 0.0
+
+
+def simulate_history(
+    checkpoints_min: Iterable[float], on_checkpoint: Callable[[HistoryPoint], None] | None = None
+) -> list[HistoryPoint]:
+    """Feed a default profile history the worst seconds it can get, measuring it at each checkpoint."""
+    clock = SimulatedClock()
+    labeler = CodeLabeler(project_root=str(ROOT))
+    history = ProfileHistory(other_stack=(labeler.other_stacks_id,))
+    # Label ids stand for the labeler's labels: its objects, not the history's.
+    labels = list(range(1000, 9000))
+    ring = labels * 2
+    not_history = {id(labels), id(ring), *(id(label) for label in labels)}
+    started = time.perf_counter()
+    results = []
+    second = 0
+    for minutes in sorted(checkpoints_min):
+        while second < minutes * 60:
+            bucket = Bucket(ticks=11)
+            for k in range(HISTORY_STRESS_STACKS):
+                at = (second * 131 + k * 17) % 8000
+                stack = (labels[second // 8000], labels[second % 8000], labels[k], *ring[at : at + 37])
+                stats = bucket.stacks[stack] = StackStats(
+                    1 + (k * 7 + second) % 50, 0.001 * k, 0.01 * (k + 1)
+                )
+                bucket.busy_samples += stats.samples
+                bucket.cpu_secs += stats.cpu_secs
+                bucket.wall_secs += stats.wall_secs
+            for j in range(HISTORY_STRESS_CALLS):
+                bucket.app_calls[labels[(second * 64 + j) % 8000]] = j + 1
+                bucket.leaf_calls[labels[(second * 64 + j + 32) % 8000]] = j + 1
+            history.add(bucket, clock.wall(), 1.0)
+            second += 1
+            clock.now = float(second)
+        gc.collect()
+        retained = in_forked_child(
+            lambda: {"bytes": retained_bytes([history], seen=set(), exclude=not_history)}
+        )["bytes"]
+        tiers = history.counts()
+        coverage = history.coverage()
+        asked = time.perf_counter()
+        if coverage is not None:
+            history.between(*coverage)  # what a query of the whole history costs
+        between_ms = 1000.0 * (time.perf_counter() - asked)
+        point = HistoryPoint(
+            minutes=minutes,
+            retained_bytes=retained,
+            estimate_bytes=history.memory_bytes(),
+            worst_bytes=history.worst_case_bytes(),
+            entries=int(sum(tier["entries"] for tier in tiers)),
+            frames=int(sum(tier["frames"] for tier in tiers)),
+            buckets=int(sum(tier["buckets"] for tier in tiers)),
+            hours_held=(coverage[1] - coverage[0]) / 3600 if coverage else 0.0,
+            wall_secs=time.perf_counter() - started,
+            between_ms=between_ms,
+        )
+        results.append(point)
+        if on_checkpoint is not None:
+            on_checkpoint(point)
+    return results
+
+
+def history_stress_rows(points: list[HistoryPoint]) -> list[Row]:
+    """Each checkpoint against the history's caps' worst case, and its growth once its last tier is full."""
+    rows = []
+    for point in points:
+        mb, worst = point.retained_bytes / MIB, point.worst_bytes / MIB
+        rows.append(
+            Row(
+                f"profile history (worst-case feed) after {_label(point.minutes)}",
+                f"{mb:.1f} MB",
+                f"< {worst:.1f} MB (its caps' worst case)",
+                mb < worst,
+                f"{point.hours_held:.2f} h held in {point.buckets} buckets: {point.entries} stack entries, "
+                f"{point.frames} frames (its own estimate {point.estimate_bytes / MIB:.1f} MB); "
+                f"between() over all of it {point.between_ms:.0f} ms",
+            )
+        )
+    full = DEFAULT_TIERS[-1][1] / 60
+    filled = [p for p in points if p.minutes >= full]
+    if len(filled) >= 2:
+        first, last = filled[0], filled[-1]
+        growth = 100.0 * (last.retained_bytes - first.retained_bytes) / first.retained_bytes
+        rows.append(
+            Row(
+                f"profile history (worst-case feed) growth once full ({_label(first.minutes)} to "
+                f"{_label(last.minutes)})",
+                f"{growth:+.1f} %",
+                f"< {FLAT_BAR_PERCENT:g} %",
+                growth < FLAT_BAR_PERCENT,
+                f"{first.retained_bytes / MIB:.1f} MB -> {last.retained_bytes / MIB:.1f} MB",
+            )
+        )
+    rows.append(
+        Row(
+            "profile history worst-case simulation",
+            f"{_label(points[-1].minutes)} fed in {points[-1].wall_secs:.0f} s",
+            detail=f"a default history fed every simulated second {HISTORY_STRESS_STACKS} new stacks "
+            f"{HISTORY_STRESS_DEPTH} deep and {HISTORY_STRESS_CALLS} new labels with calls of each kind",
+        )
+    )
+    return rows
+
+
 def _progress(scenario: str) -> Callable[[Checkpoint], None]:
     def report(point: Checkpoint) -> None:
         print(
@@ -533,7 +707,18 @@ def _progress(scenario: str) -> Callable[[Checkpoint], None]:
 
 
 def run_scenario(scenario: str, quick: bool) -> list[Row]:
-    """Simulate one scenario in this process ("default" or "stress") and return its rows."""
+    """Simulate one scenario in this process ("default", "stress" or "history") and return its rows."""
+    if scenario == "history":
+
+        def report(point: HistoryPoint) -> None:
+            print(
+                f"  footprint (history): {_label(point.minutes)} fed, {point.retained_bytes / MIB:.1f} MB, "
+                f"{point.wall_secs:.0f} s elapsed",
+                file=sys.stderr,
+                flush=True,
+            )
+
+        return history_stress_rows(simulate_history(HISTORY_STRESS_CHECKPOINTS_MIN, on_checkpoint=report))
     with tempfile.TemporaryDirectory(prefix="riptide-bench-footprint-") as directory:
         config = ProfilingConfig(snapshot_dir=Path(directory))
         if scenario == "stress":
@@ -548,7 +733,8 @@ def run_scenario(scenario: str, quick: bool) -> list[Row]:
                     "footprint stress simulation",
                     f"{_label(stress[-1].minutes)} simulated in {stress[-1].wall_secs:.0f} s",
                     detail=f"{STRESS_THREADS} busy threads, stacks {12 + STRESS_DEPTH[0]}-{12 + STRESS_DEPTH[1]} "
-                    "deep, a new stack at 70 % of samples: the stack store's window-wide caps hold it",
+                    "deep, a new stack at 70 % of samples: the stack store's window-wide caps hold it (the "
+                    "profile history fills for 24 h: its worst case has rows of its own)",
                 ),
             ]
         points = simulate(
@@ -556,13 +742,15 @@ def run_scenario(scenario: str, quick: bool) -> list[Row]:
         )
     return [
         *rows_for(points, full_after_minutes(config)),
+        *history_rows(points),
         Row(
             "footprint simulation",
             f"{_label(points[-1].minutes)} simulated in {points[-1].wall_secs:.0f} s",
             detail=f"default settings: stack sampler {config.sample_hz:g} Hz over 12 busy and 3 idle "
             f"threads (7000 functions, stacks 14-42 deep, 2 threads replaced every 10 min), memory/CPU "
             f"every {config.memory_interval_secs:g} s, leak check every {config.leak_check_interval_secs:g} s, "
-            f"analysis every {ANALYSIS_EVERY_SECS / 60:g} min, a bottlenecks query every minute",
+            f"analysis every {ANALYSIS_EVERY_SECS / 60:g} min, a bottlenecks query every minute, "
+            "the profile history on",
         ),
     ]
 
@@ -570,7 +758,7 @@ def run_scenario(scenario: str, quick: bool) -> list[Row]:
 def run(quick: bool = False) -> list[Row]:
     """Each scenario in a fresh process, so its RSS growth is not memory that others freed."""
     rows = []
-    for scenario in ("default",) if quick else ("default", "stress"):
+    for scenario in ("default",) if quick else ("default", "stress", "history"):
         command = [sys.executable, "-m", "bench.footprint", "--json", scenario] + (
             ["--quick"] if quick else []
         )
