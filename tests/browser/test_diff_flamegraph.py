@@ -188,6 +188,20 @@ def test_compare_two_windows_shows_the_function_hot_in_each_as_less_and_more(bro
     ids = page.evaluate("document.getElementById('diff-chart').data[0].ids")
     assert any(i.startswith(level + "#") and i.endswith("/" + HEAVY) for i in ids), level
 
+    # An endpoint chosen in the Endpoints card narrows the diff of the same windows to it.
+    light_route = page.locator('#endpoints tr[data-endpoint="GET /ep-test/light"]')
+    with page.expect_response(
+        lambda r: urlsplit(r.url).path == DIFF_PATH and "endpoint" in parse_qs(urlsplit(r.url).query)
+    ) as narrowed:
+        light_route.click()
+    assert narrowed.value.status == 200, narrowed.value.text()
+    narrowed_query = parse_qs(urlsplit(narrowed.value.url).query)
+    assert narrowed_query.pop("endpoint") == ["GET /ep-test/light"]
+    assert {key: float(values[0]) for key, values in narrowed_query.items()} == query
+    wait_until(
+        lambda: page.inner_text("#diff-summary").startswith("GET /ep-test/light · base "), "the narrowed diff"
+    )
+
     # Clear forgets both windows: no shading, no chart.
     page.click("#diff-clear")
     expect(page.locator("#diff-clear")).to_be_hidden()
