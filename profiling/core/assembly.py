@@ -12,7 +12,12 @@ STACKS = "stacks"
 
 
 def stack_sampler_worker(runtime: ProfilingRuntime) -> StackSampler:
-    return StackSampler(runtime.config.sample_hz, full=runtime.config.full, endpoints=runtime.endpoints)
+    return StackSampler(
+        runtime.config.sample_hz,
+        full=runtime.config.full,
+        endpoints=runtime.endpoints,
+        wall_clock=runtime.wall_clock,
+    )
 
 
 def default_workers() -> dict[str, WorkerFactory]:
