@@ -73,13 +73,18 @@ class SpanBucket(Bucket):
 
 
 def _merge(into: Figures, figures: Figures) -> None:
-    """Add `figures` to `into`, without any cap (a window's or a query's merge)."""
+    """Add `figures` to `into`, without any cap (a window's or a query's merge); neither's
+    StackStats objects are changed in place."""
     stacks = into.stacks
     for stack, stats in figures.stacks.items():
-        merged = stacks.get(stack)
-        if merged is None:
-            merged = stacks[stack] = StackStats()
-        merged.add(stats)
+        held = stacks.get(stack)
+        # Always a new object: `held` may be shared with another window (see Totals).
+        if held is None:
+            stacks[stack] = StackStats(stats.samples, stats.cpu_secs, stats.wall_secs)
+        else:
+            stacks[stack] = StackStats(
+                held.samples + stats.samples, held.cpu_secs + stats.cpu_secs, held.wall_secs + stats.wall_secs
+            )
     for mine, theirs in ((into.app_calls, figures.app_calls), (into.leaf_calls, figures.leaf_calls)):
         for label, count in theirs.items():
             mine[label] = mine.get(label, 0) + count
@@ -95,13 +100,35 @@ def _merge(into: Figures, figures: Figures) -> None:
 
 @dataclass
 class Totals(Figures):
-    """A window's buckets merged."""
+    """A window's buckets merged.
+
+    A window's `StackStats` may be shared with the store's cache of its closed buckets:
+    read them, never change them in place (merge into new ones, as `add` does).
+    """
 
     span_secs: float = 0.0
 
     def add(self, bucket: Figures) -> None:
-        """Add a bucket's (or other totals') figures to these."""
+        """Add a bucket's (or other totals') figures to these (the figures themselves are not changed)."""
         _merge(self, bucket)
+
+
+def _shared_copy(totals: Totals) -> Totals:
+    """New totals holding the same StackStats objects (never changed in place) in new dicts."""
+    return Totals(
+        stacks=dict(totals.stacks),
+        app_calls=dict(totals.app_calls),
+        leaf_calls=dict(totals.leaf_calls),
+        busy_samples=totals.busy_samples,
+        idle_samples=totals.idle_samples,
+        unmeasured_samples=totals.unmeasured_samples,
+        discarded_samples=totals.discarded_samples,
+        cpu_secs=totals.cpu_secs,
+        wall_secs=totals.wall_secs,
+        gc_secs=totals.gc_secs,
+        ticks=totals.ticks,
+        span_secs=totals.span_secs,
+    )
 
 
 class StackStore:
@@ -251,8 +278,7 @@ class StackStore:
             for bucket in closed:
                 base.add(bucket)
             self._closed_cache = (key, base)
-        result = Totals()
-        result.add(base)
+        result = _shared_copy(base)
         result.add(newest)
         span = max(0.0, now - buckets[0].index * self.bucket_secs) if buckets else 0.0
         result.span_secs = min(span, window_secs)
