@@ -104,10 +104,10 @@ def to_pprof(
     `period_secs` is the sampling interval (1 / sample rate), `duration_secs` the window's
     span and `time_nanos` its start, in nanoseconds since the epoch.
     """
-    from profiling.core.stacks import profile_pb2  # protobuf only when a profile is asked for
+    from profiling.core.stacks.profile_pb2 import Profile  # protobuf only when a profile is asked for
 
     strings = _Strings()
-    profile = profile_pb2.Profile()
+    profile = Profile()
     for kind, unit in PPROF_SAMPLE_TYPES:
         profile.sample_type.add(type=strings(kind), unit=strings(unit))
     location_of: dict[int, int] = {}  # label id -> its Function's and its Location's id
