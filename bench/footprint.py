@@ -489,13 +489,13 @@ def simulate(
     return results
 
 
-def full_after_minutes(config: ProfilingConfig) -> float:
+def full_after_minutes(config: ProfilingConfig, *, profile_history: bool = True) -> float:
     """Simulated minutes after which every ring buffer of the profiler is full."""
     from profiling.core.memory.detector import MAX_HISTORY
 
     return max(
         600.0 / 60,  # the stack store's window (StackSampler's max_window_secs)
-        DEFAULT_TIERS[-1][1] / 60,  # the profile history's last tier
+        DEFAULT_TIERS[-1][1] / 60 if profile_history else 0.0,  # the profile history's last tier
         config.history_max_samples * config.memory_interval_secs / 60,
         MAX_HISTORY * config.leak_check_interval_secs / 60,
     )

@@ -120,8 +120,11 @@ def test_footprint_full_after_is_the_slowest_buffer_to_fill():
     from profiling.core.config import ProfilingConfig
 
     config = ProfilingConfig(memory_interval_secs=5, leak_check_interval_secs=60)
-    # stack store 10 min, history 720 samples x 5 s = 60 min, leak history 96 x 60 s = 96 min
-    assert footprint.full_after_minutes(config) == 96
+    # stack store 10 min, history 720 samples x 5 s = 60 min, leak history 96 x 60 s = 96 min,
+    # the profile history's last tier 24 h: the slowest
+    assert footprint.full_after_minutes(config) == 24 * 60
+    # without that tier, the leak history
+    assert footprint.full_after_minutes(config, profile_history=False) == 96
 
 
 def test_several_benchmarks_run_each_in_a_process_of_its_own_and_a_crashed_one_fails(monkeypatch, capsys):

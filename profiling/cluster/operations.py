@@ -15,7 +15,7 @@ from profiling.core import errors
 from profiling.core.memory.service import memory_analysis
 from profiling.core.runtime import ProfilingRuntime
 from profiling.core.stacks import bottlenecks, endpoints, flamegraph
-from profiling.core.stacks.windows import flamegraph_diff
+from profiling.core.stacks.service import flamegraph_diff
 
 Operation = Callable[[ProfilingRuntime, dict], dict]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from profiling.core.endpoints.report import endpoints_report, route_totals
@@ -10,7 +11,8 @@ from profiling.core.errors import InvalidParameterError, ProfilingNotRunningErro
 from profiling.core.stacks.export import to_pprof, to_speedscope
 from profiling.core.stacks.report import bottlenecks_report, collapsed, flame_tree
 from profiling.core.stacks.sampler import StackSampler
-from profiling.core.stacks.windows import history_window
+from profiling.core.stacks.store import Totals
+from profiling.core.stacks.windows import diff_tree, history_window
 from profiling.core.timefmt import iso_utc
 
 if TYPE_CHECKING:
@@ -192,3 +194,46 @@ def endpoints(
             "or profiling.wsgi.wrap), so every sample is background. " + report["note"]
         )
     return report
+
+
+def flamegraph_diff(
+    runtime,
+    *,
+    base_start: float,
+    base_end: float,
+    start: float,
+    end: float,
+    endpoint: str | None = None,
+    now: Callable[[], float] = time.time,
+) -> dict:
+    """GET /api/profiling/flamegraph/diff: the newer window against the base, frame by frame."""
+    sampler = stack_sampler(runtime)
+    base = history_window(sampler, base_start, base_end, now=now)
+    new = history_window(sampler, start, end, now=now)
+    tracker = sampler.endpoints
+    is_route = tracker.routes.is_route if tracker is not None else None
+    if endpoint is not None:
+        route_id = tracker.routes.by_endpoint(endpoint) if tracker is not None and tracker.enabled else None
+        if route_id is None:
+            raise InvalidParameterError(
+                f"no endpoint {endpoint[:200]!r} has been seen: use an endpoint id from GET /api/profiling/endpoints"
+            )
+        base, new = route_totals(base, route_id), route_totals(new, route_id)
+
+    def described(totals: Totals, first: float, last: float) -> dict:
+        samples = sum(s.samples for s in totals.stacks.values())
+        return {
+            "from": iso_utc(first),
+            "to": iso_utc(last),
+            "samples": samples,
+            "window_secs": round(totals.span_secs, 3),
+        }
+
+    return {
+        "timestamp": iso_utc(now()),
+        "unit": "samples",
+        "endpoint": endpoint,
+        "base": described(base, base_start, base_end),
+        "new": described(new, start, end),
+        "tree": diff_tree(base, new, sampler.labeler, is_route=is_route),
+    }
