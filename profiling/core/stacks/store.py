@@ -88,6 +88,11 @@ def _merge(into: Figures, figures: Figures) -> None:
     for mine, theirs in ((into.app_calls, figures.app_calls), (into.leaf_calls, figures.leaf_calls)):
         for label, count in theirs.items():
             mine[label] = mine.get(label, 0) + count
+    _add_sums(into, figures)
+
+
+def _add_sums(into: Figures, figures: Figures) -> None:
+    """Add the sample counts and seconds of `figures` to `into`."""
     into.busy_samples += figures.busy_samples
     into.idle_samples += figures.idle_samples
     into.unmeasured_samples += figures.unmeasured_samples
@@ -339,14 +344,7 @@ class StackStore:
                 del new_calls[room:]
             for count, label in new_calls:
                 mine_calls[label] = count
-        bucket.busy_samples += figures.busy_samples
-        bucket.idle_samples += figures.idle_samples
-        bucket.unmeasured_samples += figures.unmeasured_samples
-        bucket.discarded_samples += figures.discarded_samples
-        bucket.cpu_secs += figures.cpu_secs
-        bucket.wall_secs += figures.wall_secs
-        bucket.gc_secs += figures.gc_secs
-        bucket.ticks += figures.ticks
+        _add_sums(bucket, figures)
 
     def add_at(
         self,
