@@ -32,6 +32,7 @@ from bench.common import Row
 BENCHMARKS = [
     "overhead",
     "endpoints",
+    "attribution",
     "stack_sampler",
     "memory_analysis",
     "live_feed",
