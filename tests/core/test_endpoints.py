@@ -335,3 +335,30 @@ def test_an_endpoints_report_without_request_figures_gives_nulls_and_its_samples
     )
     assert row["latency_ms"] == {"p50": None, "p95": None, "p99": None}
     assert "no longer held" in body["note"]
+
+
+def test_a_request_frame_whose_id_is_reused_by_the_next_request_is_read_again():
+    """A WSGI worker's handler frame (or a task's first coroutine) of the next request may get
+    the returned one's id, with the same code and caller: the walk reuses it, the mark is re-read."""
+    driver, tracker = attributed_driver()
+    loop = chain(loop_run)
+    handler = FakeFrame(serve_request.__code__, __name__, loop)
+    handler.mark = ("GET", "/a")
+    driver.frames = {1: FakeFrame(work_a.__code__, __name__, handler)}
+    driver.cpu[1] = 0.0
+    driver.sample(1.0)
+    driver.cpu[1] = 0.1
+    driver.sample(1.1)
+    handler.mark = ("GET", "/b/1")  # the same frame object: the same id, code and caller
+    driver.frames = {1: FakeFrame(work_b.__code__, __name__, handler)}
+    driver.cpu[1] = 0.2
+    driver.sample(1.2)
+    handler.mark = None  # a frame of that code that holds no request now
+    driver.frames = {1: FakeFrame(helper.__code__, __name__, handler)}
+    driver.cpu[1] = 0.3
+    driver.sample(1.3)
+    assert by_route(driver, tracker) == {
+        "GET /a": (1, 0.1),
+        "GET /b/<int:id>": (1, 0.1),
+        "background": (1, 0.1),
+    }

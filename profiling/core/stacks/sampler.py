@@ -123,6 +123,11 @@ def _walk(
             and previous_codes[at] is code
             and _same_caller(current, at, previous_ids, previous_codes, previous_labels)
         ):
+            if found is None and state.mark is not None and state.mark_at >= at and read_mark is not None:
+                # The request frame is in the part reused from the last walk, but a frame's id
+                # may be reused by the same function called from the same place for the next
+                # request (a WSGI worker's handler, a task's first coroutine): read it again.
+                found = _reread_mark(current, state.mark_at - at, len(fresh), key_codes, read_mark)
             return (id(frame), leaf_code, parent_id, lasti, fresh, at, False, found)
         if len(fresh) >= MAX_DEPTH:
             return (id(frame), leaf_code, parent_id, lasti, fresh, None, True, found)
@@ -133,6 +138,19 @@ def _walk(
         fresh.append((id(current), code, current.f_globals))
         current = current.f_back
     return (id(frame), leaf_code, parent_id, lasti, fresh, None, False, found)
+
+
+def _reread_mark(
+    frame: FrameType, hops: int, fresh: int, key_codes: frozenset[CodeType], read_mark: Callable
+) -> tuple[int, Mark] | tuple[int, None] | None:
+    """(position, mark) of the request frame `hops` callers above `frame` (its position in the
+    new walk: after the `fresh` frames), read again; (position, None) when it holds none now."""
+    current: FrameType | None = frame
+    for _ in range(hops):
+        current = current.f_back if current is not None else None
+    if current is None or current.f_code not in key_codes:
+        return (fresh + hops, None)
+    return (fresh + hops, _read_mark(read_mark, current))
 
 
 def _read_mark(read_mark: Callable[[FrameType], Mark | None], frame: FrameType) -> Mark | None:
@@ -549,8 +567,10 @@ class StackSampler(PeriodicWorker):
         frames_stack = tuple(reversed(labels))
         if self.endpoints is not None and self.endpoints.enabled:
             # The innermost request frame: a fresh one, else one in the reused outer part.
-            if found is not None:
+            if found is not None and found[1] is not None:
                 state.mark_at, state.mark = found
+            elif found is not None:  # the request frame holds no readable request now
+                state.mark, state.mark_at = None, -1
             elif reuse_at is not None and state.mark is not None and state.mark_at >= reuse_at:
                 state.mark_at = len(fresh) + state.mark_at - reuse_at
             else:
