@@ -6,7 +6,7 @@
 * how a path resolves to its route: Django's own resolver, called on the profiler's
   thread (cached per method and path), never on the request path;
 * which frames serve a request: Django's request handlers (`get_response` under WSGI,
-  the request's task under ASGI), whose `request` local the sampler reads once per frame,
+  the request's task under ASGI), whose `request` local the sampler reads (again whenever the stack below it changes),
   and the task asgiref starts on the loop to run an async view or middleware for a sync
   middleware (`async_to_sync`), which starts in Django's view handler or a middleware;
 * which threads serve a request: a thread is marked by the `request_started` signal and

@@ -4,7 +4,7 @@ Two kinds of marks, both read by the sampler inside its exclusive pass over the 
 
 * frames: a request-serving frame of a known code object (the web framework's request
   handler, given by `configure(key_codes=...)`) is on the sampled stack; `read_mark`
-  reads the request's (method, path) from that frame once per frame. This covers a
+  reads the request's (method, path) from that frame when the stack below it changes. This covers a
   request's task on an event loop, where tasks of many requests interleave on one thread.
 * threads: a thread marked for the time it serves one request (`mark_thread`, called on
   that thread when the request starts, `unmark_thread` when it ends): a sync view run in
