@@ -122,6 +122,8 @@ class RequestLog:
 
     def drain(self, route_of: Callable[[str, str], int]) -> int:
         """Aggregate the pending requests; `route_of(method, path)` gives a route's label id."""
+        if not self._pending:  # the sampler asks every tick: most find nothing, take no lock
+            return 0
         with self._lock:
             pending = self._pending
             drained = 0
