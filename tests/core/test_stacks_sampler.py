@@ -259,6 +259,51 @@ def test_stack_sampler_tick_samples_at_a_fixed_time_after_it_was_due_with_a_shor
     assert (totals.cpu_secs, totals.wall_secs) == (pytest.approx(interval), pytest.approx(interval))
 
 
+def waits_of_wakes(sample_hz: float, wakes: list[float]) -> list[float]:
+    """The waits of real ticks (injected clock and wait) whose worker woke at these times after the start."""
+    waits = []
+    driver = Driver(sample_hz=sample_hz)
+
+    def wait(secs):
+        waits.append(round(secs, 6))
+        driver.now += secs
+        return False
+
+    driver.sampler._wait = wait
+    driver.frames = {1: stack_of(threading.Thread.run, render)}
+    driver.threads = {1: SimpleNamespace(name="worker")}
+    driver.cpu[1] = 0.0
+    driver.now = 100.0
+    driver.sampler.on_start()
+    try:
+        for wake in wakes:
+            driver.now = 100.0 + wake
+            driver.sampler.tick()
+    finally:
+        driver.sampler.gc_timer.uninstall()
+    return waits
+
+
+def test_stack_sampler_tick_that_got_the_gil_late_samples_in_its_own_interval_not_the_next():
+    """At 100 Hz the lead (two switch intervals and 1 ms) is cut to 8 ms: the next tick is due at 10 ms.
+
+    A wake the GIL held back past the middle of the interval still samples at its lead (or
+    after the minimum wait): were it taken for the next tick's, it would sample 8 ms after
+    that one, and the busy thread that held the GIL would be sampled less than its share.
+    A wake a hair before a due time is that tick's.
+    """
+    from profiling.core.stacks.sampler import MIN_SAMPLE_WAIT_SECS
+
+    lead = min(2 * sys.getswitchinterval() + 0.001, 0.008)
+    waits = waits_of_wakes(100.0, [0.0100, 0.0258, 0.0375, 0.0495])
+    assert waits == [
+        round(lead, 6),  # due at 10 ms, woke on time
+        round(0.020 + lead - 0.0258, 6),  # due at 20 ms, the GIL came free 5.8 ms late
+        MIN_SAMPLE_WAIT_SECS,  # due at 30 ms, woke 7.5 ms late: past its lead
+        round(0.050 + lead - 0.0495, 6),  # due at 50 ms, woke half a ms early
+    ]
+
+
 def test_stack_sampler_thread_that_did_not_run_just_before_the_sample_is_off_the_cpu():
     """Its clock moved since the last tick, but not in the short window before the sample: waiting for the GIL."""
     driver, _ = ticked(cpu_in_window=0.0)

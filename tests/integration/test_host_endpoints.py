@@ -300,8 +300,9 @@ def test_a_routes_top_hotspot_is_its_own_work_function(host, kind):
 def test_a_routes_sampled_cpu_per_request_is_near_its_work(host, kind):
     """Over every instance, the route's sampled CPU over its requests is near the CPU each spins.
 
-    A sampled figure over about 40 samples: within 0.6x..1.5x of the work (an event loop that
+    A sampled figure over about 80 samples: within 0.7x..1.4x of the work (an event loop that
     is back in its poll at a sample is idle, so it takes no share of a running request's CPU).
+    A sampler whose late wakes skipped to the next tick read under 0.6x here (Daphne).
     """
     route = ROUTES[kind]
     with host.server.client() as client:
@@ -313,7 +314,7 @@ def test_a_routes_sampled_cpu_per_request_is_near_its_work(host, kind):
             requests += row["requests"]
     assert requests == REQUESTS
     per_request = cpu_ms / requests
-    assert 0.6 * WORK_MS <= per_request <= 1.5 * WORK_MS, failure_context(
+    assert 0.7 * WORK_MS <= per_request <= 1.4 * WORK_MS, failure_context(
         host.server,
         f"{host.kind}: {route.endpoint} {per_request:.1f} ms CPU/request: "
         + "; ".join(route_summary(r) for r in reports.values()),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import math
 import sys
 import threading
 import time
@@ -47,6 +48,10 @@ MIN_SAMPLE_WAIT_SECS = 0.002
 # At a sample, a thread counts as running if it spent at least this share of the short
 # wait before the sample on the CPU: one that waited for the GIL all along did not.
 RECENT_CPU_FRACTION = 0.05
+# A sample lands this share of the interval before the next tick is due at the latest, so
+# the tick ends before then; a wake this share of the interval early is the next tick's.
+SAMPLE_MARGIN_FRACTION = 0.2
+EARLY_WAKE_FRACTION = 0.1
 
 FrameSource = Callable[[], Mapping[int, FrameType]]
 ThreadSource = Callable[[], Mapping[int, threading.Thread]]
@@ -360,11 +365,17 @@ class StackSampler(PeriodicWorker):
             now = self._clock()
             delay = MIN_SAMPLE_WAIT_SECS
             if self._schedule_start is not None:
-                # The due time nearest to now (the worker may wake a hair before it), and a
-                # lead past it longer than the GIL usually takes to come free.
-                lead = min(2 * usual + SAMPLE_SWITCH_INTERVAL_SECS, 0.5 * self.interval)
-                due = self._schedule_start + self.interval * round(
-                    (now - self._schedule_start) / self.interval
+                # The latest due time (the worker may wake a hair before it), and a lead past
+                # it longer than the GIL usually takes to come free, ending well before the
+                # next due time. A wake the GIL made late belongs to its own due time, never
+                # to the next one: samples put off while a thread holds the GIL would leave
+                # busy spells under-sampled: at high rates, the CPU of short spins was
+                # charged well short of what they used.
+                lead = min(
+                    2 * usual + SAMPLE_SWITCH_INTERVAL_SECS, (1 - SAMPLE_MARGIN_FRACTION) * self.interval
+                )
+                due = self._schedule_start + self.interval * math.floor(
+                    (now - self._schedule_start) / self.interval + EARLY_WAKE_FRACTION
                 )
                 delay = max(due + lead - now, delay)
             before = self._cpu_snapshot()
