@@ -13,7 +13,7 @@ from django.conf import settings
 from django.http.request import validate_host
 
 from profiling.conf import runtime
-from profiling.feed import feed_for
+from profiling.feed import Outlet, feed_for
 
 logger = logging.getLogger(__name__)
 
@@ -90,8 +90,7 @@ class LiveFeedConsumer(AsyncWebsocketConsumer):
     # (profiling/cluster/link.py, feed.deliver_to_current_feed).
     channel_layer_alias = None
     feed = None
-    queue: asyncio.Queue | None = None
-    sender: asyncio.Task | None = None
+    outlet: Outlet | None = None
     errors = 0
 
     async def connect(self):
@@ -107,29 +106,24 @@ class LiveFeedConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_PROFILING_UNAVAILABLE)
             return
         feed = feed_for(profiler)
-        self.queue = feed.new_queue()
-        self.queue.put_nowait(feed.hello_text())
-        self.queue.put_nowait(feed.history_text())
-        self.feed = feed
-        feed.subscribe(self)
-        self.sender = asyncio.get_running_loop().create_task(self._send_queued())
+        # The feed's messages go straight to the server's send (the session middleware's
+        # wrapper included), not through this consumer's task: see profiling.feed.Outlet.
+        outlet = feed.new_outlet(self.base_send, on_stalled=self.stalled)
+        outlet.offer(feed.hello_text())
+        outlet.offer(feed.history_text())
+        self.outlet, self.feed = outlet, feed
+        feed.subscribe(outlet)
 
     async def disconnect(self, code):
-        if self.feed is not None:
-            self.feed.unsubscribe(self)
-        if self.sender is not None:
-            self.sender.cancel()
-
-    async def _send_queued(self):
-        queue = self.queue
-        while True:
-            text = await queue.get()
-            await self.send(text_data=text)
+        if self.feed is not None and self.outlet is not None:
+            self.feed.unsubscribe(self.outlet)
+        if self.outlet is not None:
+            self.outlet.close()
 
     def stalled(self) -> None:
         """Called by the feed when this client stopped reading: close it."""
-        if self.sender is not None:
-            self.sender.cancel()
+        if self.outlet is not None:
+            self.outlet.close()
         asyncio.get_running_loop().create_task(self.close(code=CLOSE_STALLED))
 
     async def receive(self, text_data=None, bytes_data=None):

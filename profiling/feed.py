@@ -2,10 +2,14 @@
 
 The sampler thread never touches asyncio or the channel layer: its listener only
 schedules `_publish` on the server's event loop with `call_soon_threadsafe`. There the
-message is serialised once and offered to each subscriber's small bounded queue with
-`put_nowait`, so the cost of a sample is O(clients) and no client can delay another.
-A subscriber whose queue is full misses that message; one that keeps missing them
-(it stopped reading) is disconnected.
+message is serialised once and offered to each subscriber's `Outlet`, so the cost of a
+sample is O(clients) and no client can delay another. An outlet with nothing ahead of
+the message sends it at once: the server's `send` runs inside the fan-out until it first
+waits (Daphne's never does: it hands the frame to Twisted and returns), so an idle client
+costs no task wake-up and no queue. A send that waits is finished by the outlet's own
+task, and the messages behind it wait in a small bounded buffer. A subscriber whose
+buffer is full misses that message; one that keeps missing them (it stopped reading) is
+disconnected.
 
 Channels' in-memory layer is not used for this: its `receive()` scans every channel,
 so a `group_send` to N consumers costs O(N^2) (channels 4.3's InMemoryChannelLayer; measured: 500 clients at a median lag of 105 ms). With REDIS_URL, the
@@ -17,20 +21,21 @@ out the same way, and their recent samples join the history message.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import os
 from collections import deque
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Protocol
 
 from profiling.core.runtime import ProfilingRuntime
 from profiling.core.samples import Sample
 
 logger = logging.getLogger(__name__)
 
-# Messages a subscriber may have waiting; at one sample a second this is several
-# seconds of slack for a busy client before it starts missing samples.
+# Messages a subscriber may have waiting behind the one being sent; at one sample a
+# second this is several seconds of slack for a busy client before it misses samples.
 QUEUE_SIZE = 16
 # Consecutive messages a subscriber may miss before it is disconnected as stalled.
 MAX_CONSECUTIVE_DROPS = 32
@@ -45,12 +50,129 @@ OUTBOX_SIZE = 64
 
 
 class Subscriber(Protocol):
-    """A local client of the feed (the websocket consumer)."""
+    """A local client of the feed (the websocket consumer's `Outlet`)."""
 
-    queue: asyncio.Queue
+    def offer(self, text: str) -> bool:
+        """Send `text` or buffer it without waiting; False if the buffer is full (dropped)."""
 
     def stalled(self) -> None:
         """Disconnect: the client stopped reading."""
+
+
+def start_eagerly(coroutine: Coroutine, context: contextvars.Context) -> Awaitable | None:
+    """Run `coroutine` in `context` until it first waits: None if it finished, else its rest.
+
+    Awaiting the rest goes on from where it waited (what an eager task does, without a
+    task for the coroutines that never wait).
+    """
+    try:
+        waiting_on = context.run(coroutine.send, None)
+    except StopIteration:
+        return None
+    return _Rest(coroutine, waiting_on)
+
+
+class _Rest:
+    """The rest of a coroutine started by `start_eagerly`: a task awaiting it resumes it."""
+
+    __slots__ = ("coroutine", "waiting_on")
+
+    def __init__(self, coroutine: Coroutine, waiting_on: Any):
+        self.coroutine, self.waiting_on = coroutine, waiting_on
+
+    def __await__(self):
+        coroutine, waiting_on = self.coroutine, self.waiting_on
+        while True:
+            try:
+                sent = yield waiting_on  # the awaiting task waits on what the coroutine waited on
+            except GeneratorExit:
+                coroutine.close()
+                raise
+            except BaseException as exc:  # the task's cancellation included: passed on
+                step = coroutine.throw
+                argument = exc
+            else:
+                step = coroutine.send
+                argument = sent
+            try:
+                waiting_on = step(argument)
+            except StopIteration as stop:
+                return stop.value
+
+    def discard(self, _done=None) -> None:
+        """Close the coroutine if it still waits (its task was cancelled before resuming it)."""
+        self.coroutine.close()
+
+
+class Outlet:
+    """One client's way out: its ASGI `send`, one message in flight, a bounded buffer behind.
+
+    `offer` sends a message at once when nothing is in flight (the send runs until it first
+    waits); while a send waits, the outlet's task finishes it and then sends the buffered
+    messages in order. A send that fails (the client is gone) is logged and ends nothing
+    else; the consumer's disconnect closes the outlet.
+    """
+
+    def __init__(
+        self,
+        send: Callable[[dict], Coroutine],
+        size: int,
+        on_stalled: Callable[[], None] | None = None,
+    ):
+        self._send = send
+        self.size = size
+        self.on_stalled = on_stalled
+        self.buffer: deque[str] = deque()
+        self.closed = False
+        self._context = contextvars.copy_context()
+        self._task: asyncio.Task | None = None  # finishing a send that waited
+
+    @property
+    def busy(self) -> bool:
+        """Whether a send is in flight (waiting): new messages are buffered."""
+        return self._task is not None
+
+    def offer(self, text: str) -> bool:
+        if self.closed:
+            return True  # the client is leaving: nothing to send, nothing dropped
+        if self._task is not None:
+            if len(self.buffer) >= self.size:
+                return False
+            self.buffer.append(text)
+            return True
+        try:
+            rest = start_eagerly(self._send({"type": "websocket.send", "text": text}), self._context)
+        except Exception:  # this client's send failed; the others' go on
+            logger.debug("live feed: a send to a client failed", exc_info=True)
+            return True
+        if rest is not None:
+            self._task = asyncio.get_running_loop().create_task(self._finish(rest), context=self._context)
+            self._task.add_done_callback(rest.discard)
+        return True
+
+    async def _finish(self, rest: Awaitable) -> None:
+        try:
+            await rest
+            while self.buffer:
+                text = self.buffer.popleft()
+                await self._send({"type": "websocket.send", "text": text})
+        except Exception:  # the client is gone: what waited for it goes too
+            logger.debug("live feed: a send to a client failed", exc_info=True)
+            self.buffer.clear()
+        finally:
+            self._task = None
+
+    def stalled(self) -> None:
+        if self.on_stalled is not None:
+            self.on_stalled()
+
+    def close(self) -> None:
+        """Send nothing more: drop the buffer, cancel a send in flight."""
+        self.closed = True
+        self.buffer.clear()
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
 
 
 class LiveFeed:
@@ -151,9 +273,7 @@ class LiveFeed:
             drops = self._subscribers.get(subscriber)
             if drops is None:  # left while the fan-out yielded
                 continue
-            try:
-                subscriber.queue.put_nowait(text)
-            except asyncio.QueueFull:
+            if not subscriber.offer(text):
                 self.dropped += 1
                 drops += 1
                 self._subscribers[subscriber] = drops
@@ -179,8 +299,11 @@ class LiveFeed:
     def subscriber_count(self) -> int:
         return len(self._subscribers)
 
-    def new_queue(self) -> asyncio.Queue:
-        return asyncio.Queue(maxsize=self.queue_size)
+    def new_outlet(
+        self, send: Callable[[dict], Coroutine], on_stalled: Callable[[], None] | None = None
+    ) -> Outlet:
+        """A client's outlet, its buffer of this feed's size (send: the client's ASGI send)."""
+        return Outlet(send, self.queue_size, on_stalled)
 
     def hello_text(self) -> str:
         runtime = self.runtime

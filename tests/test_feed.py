@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 from datetime import datetime
 
@@ -13,7 +14,7 @@ from django.test import Client
 
 from profiling import feed as feed_module
 from profiling.asgi import wrap
-from profiling.feed import LiveFeed
+from profiling.feed import LiveFeed, start_eagerly
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -332,56 +333,193 @@ async def test_feed_stalled_client_does_not_delay_others_and_is_dropped(app, api
     await healthy.disconnect()
 
 
-class FakeSubscriber:
-    def __init__(self, feed: LiveFeed):
-        self.queue = feed.new_queue()
-        self.was_stalled = False
+class FakeClient:
+    """A client behind a real `Outlet`: its send records the text, or waits while it is held."""
 
-    def stalled(self) -> None:
+    def __init__(self, feed: LiveFeed, *, held: bool = False):
+        self.received: list[str] = []
+        self.held = held
+        self.waiter: asyncio.Future | None = None
+        self.abandoned = 0
+        self.was_stalled = False
+        self.outlet = feed.new_outlet(self._send, on_stalled=self._stalled)
+
+    async def _send(self, message: dict) -> None:
+        assert message["type"] == "websocket.send"
+        if self.held:
+            self.waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self.waiter
+            except (asyncio.CancelledError, GeneratorExit):  # cancelled, or closed unresumed
+                self.abandoned += 1
+                raise
+        self.received.append(message["text"])
+
+    async def let_one_through(self) -> None:
+        """Finish the send that waits, then wait until the next one waits or none is left."""
+        waiter = self.waiter
+        waiter.set_result(None)
+        for _ in range(100):  # loop turns, not time
+            await asyncio.sleep(0)
+            if self.waiter is not waiter or not self.outlet.busy:
+                return
+        raise AssertionError("the outlet did not go on")
+
+    def _stalled(self) -> None:
         self.was_stalled = True
 
 
-async def test_live_feed_skips_full_queue_then_drops_the_subscriber(profiler):
+async def test_live_feed_skips_full_buffer_then_drops_the_subscriber(profiler):
     feed = LiveFeed(profiler, asyncio.get_running_loop(), queue_size=2, max_consecutive_drops=3)
-    reader, sleeper = FakeSubscriber(feed), FakeSubscriber(feed)
-    feed.subscribe(reader)
-    feed.subscribe(sleeper)
-    for n in range(5):
+    reader, sleeper = FakeClient(feed), FakeClient(feed, held=True)
+    feed.subscribe(reader.outlet)
+    feed.subscribe(sleeper.outlet)
+    for n in range(6):
         feed.fan_out(f"m{n}")
-        reader.queue.get_nowait()
+    # m0 in flight, m1 and m2 buffered, m3..m5 dropped: the third drop in a row disconnects.
     assert sleeper.was_stalled and not reader.was_stalled
-    assert [sleeper.queue.get_nowait() for _ in range(2)] == ["m0", "m1"]
+    assert list(sleeper.outlet.buffer) == ["m1", "m2"] and sleeper.received == []
+    assert reader.received == [f"m{n}" for n in range(6)]
     assert feed.subscriber_count == 1 and feed.dropped == 3 and feed.disconnected_stalled == 1
+    sleeper.outlet.close()
     feed.close()
 
 
 async def test_live_feed_resets_drop_count_when_subscriber_catches_up(profiler):
     feed = LiveFeed(profiler, asyncio.get_running_loop(), queue_size=1, max_consecutive_drops=2)
-    slow = FakeSubscriber(feed)
-    feed.subscribe(slow)
+    slow = FakeClient(feed, held=True)
+    feed.subscribe(slow.outlet)
     for n in range(6):
         feed.fan_out(f"m{n}")  # every other message is dropped, never two in a row
         feed.fan_out(f"extra{n}")
-        slow.queue.get_nowait()
-    assert not slow.was_stalled and feed.subscriber_count == 1
+        await slow.let_one_through()
+    assert not slow.was_stalled and feed.subscriber_count == 1 and feed.dropped == 5
+    assert slow.received == ["m0", "extra0", *(f"m{n}" for n in range(1, 5))]
+    slow.outlet.close()
     feed.close()
 
 
 async def test_live_feed_fans_out_in_chunks_keeping_order(profiler, monkeypatch):
     monkeypatch.setattr(feed_module, "FAN_OUT_CHUNK", 2)
     feed = LiveFeed(profiler, asyncio.get_running_loop())
-    subscribers = [FakeSubscriber(feed) for _ in range(5)]
-    for subscriber in subscribers:
-        feed.subscribe(subscriber)
+    clients = [FakeClient(feed) for _ in range(5)]
+    for client in clients:
+        feed.subscribe(client.outlet)
     feed._publish({"type": "alert", "n": 1})
     feed._publish({"type": "alert", "n": 2})
-    feed.unsubscribe(subscribers[-1])  # leaves before the fan-out reaches it
+    feed.unsubscribe(clients[-1].outlet)  # leaves before the fan-out reaches it
     await feed._publisher
-    for subscriber in subscribers[:-1]:
-        texts = [subscriber.queue.get_nowait() for _ in range(2)]
-        assert [json.loads(t)["n"] for t in texts] == [1, 2]
-    assert subscribers[-1].queue.empty()
+    for client in clients[:-1]:
+        assert [json.loads(t)["n"] for t in client.received] == [1, 2]
+    assert clients[-1].received == []
     feed.close()
+
+
+# -- outlets: a client's send, eagerly ---------------------------------------------------
+
+
+async def test_outlet_sends_within_the_offer_when_the_send_never_waits(profiler):
+    feed = LiveFeed(profiler, asyncio.get_running_loop())
+    client = FakeClient(feed)
+    assert client.outlet.offer("a") and client.outlet.offer("b")
+    # No loop turn in between: both were sent by the offers themselves, no task was made.
+    assert client.received == ["a", "b"] and not client.outlet.busy
+    feed.close()
+
+
+async def test_outlet_buffers_behind_a_send_that_waits_and_sends_in_order(profiler):
+    feed = LiveFeed(profiler, asyncio.get_running_loop(), queue_size=2)
+    client = FakeClient(feed, held=True)
+    outlet = client.outlet
+    assert outlet.offer("a") and outlet.busy
+    assert outlet.offer("b") and outlet.offer("c")
+    assert not outlet.offer("d")  # the buffer is full: dropped
+    client.held = False
+    await client.let_one_through()
+    assert client.received == ["a", "b", "c"] and not outlet.busy
+    assert outlet.offer("e") and client.received[-1] == "e"
+    feed.close()
+
+
+@pytest.mark.parametrize("resumed", [False, True], ids=["before-its-task-ran", "in-its-task"])
+async def test_outlet_close_cancels_the_waiting_send_and_drops_the_buffer(profiler, resumed):
+    feed = LiveFeed(profiler, asyncio.get_running_loop())
+    client = FakeClient(feed, held=True)
+    outlet = client.outlet
+    outlet.offer("a")
+    outlet.offer("b")
+    task = outlet._task
+    if resumed:
+        await asyncio.sleep(0)  # one loop turn: the task now waits inside the send
+    outlet.close()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert client.abandoned == 1 and client.received == [] and not outlet.buffer
+    client.held = False
+    assert outlet.offer("c") and client.received == []
+    feed.close()
+
+
+async def test_a_failing_send_leaves_the_other_clients_fan_out_alone(profiler):
+    feed = LiveFeed(profiler, asyncio.get_running_loop())
+
+    async def gone(message):
+        raise ConnectionError("the client went away")
+
+    broken, healthy = feed.new_outlet(gone), FakeClient(feed)
+    feed.subscribe(broken)
+    feed.subscribe(healthy.outlet)
+    feed.fan_out("m0")
+    assert healthy.received == ["m0"] and feed.subscriber_count == 2
+    feed.close()
+
+
+async def test_outlet_whose_waiting_send_fails_drops_its_buffer_and_sends_again(profiler):
+    feed = LiveFeed(profiler, asyncio.get_running_loop())
+    gate = asyncio.get_running_loop().create_future()
+    sent = []
+
+    async def send(message):
+        if message["text"] == "a":
+            await gate
+            raise ConnectionError("the client went away")
+        sent.append(message["text"])
+
+    outlet = feed.new_outlet(send)
+    outlet.offer("a")
+    outlet.offer("b")
+    task = outlet._task
+    gate.set_result(None)
+    await task
+    assert not outlet.busy and not outlet.buffer and sent == []
+    assert outlet.offer("c") and sent == ["c"]
+    feed.close()
+
+
+async def test_start_eagerly_resumes_the_rest_in_the_same_context():
+    variable = contextvars.ContextVar("variable", default="caller's")
+    resumed = asyncio.get_running_loop().create_future()
+
+    async def work():
+        variable.set("work's")
+        await resumed
+        return variable.get()
+
+    context = contextvars.copy_context()
+    rest = start_eagerly(work(), context)
+    assert rest is not None and variable.get() == "caller's"
+    task = asyncio.get_running_loop().create_task(_await(rest), context=context)
+    resumed.set_result(None)
+    assert await task == "work's"
+
+    async def quick():
+        return 1
+
+    assert start_eagerly(quick(), context) is None
+
+
+async def _await(awaitable):
+    return await awaitable
 
 
 def test_origin_with_empty_allowed_hosts_is_local_only_under_debug(settings):

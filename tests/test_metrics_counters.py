@@ -30,6 +30,13 @@ class Client:
         self.queue = asyncio.Queue(maxsize=size)
         self.stalled_calls = 0
 
+    def offer(self, text: str) -> bool:
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            return False
+        return True
+
     def stalled(self) -> None:
         self.stalled_calls += 1
 
