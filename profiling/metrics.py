@@ -74,6 +74,15 @@ class RuntimeCollector:
                 "CPU seconds the profiler used in this process: its threads and its work on others.",
                 value=runtime.profiler_cpu_seconds(),
             )
+            by_worker = CounterMetricFamily(
+                "riptide_profiler_worker_cpu_seconds",
+                "CPU seconds of each profiler thread (its own clock); `charged`: its work on other threads.",
+                labels=["worker"],
+            )
+            for name, worker in runtime.workers.items():
+                by_worker.add_metric([name], worker.cpu_seconds)
+            by_worker.add_metric(["charged"], runtime.charged_cpu_seconds)
+            yield by_worker
         overhead = runtime.overhead_ratio() if runtime.running else None
         if overhead is not None:
             yield GaugeMetricFamily(

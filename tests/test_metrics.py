@@ -60,6 +60,24 @@ def test_metrics_export_the_profilers_cpu_seconds_and_the_ratio_exactly(
     assert _value(text, "riptide_profiling_overhead_ratio") == 0.125
 
 
+def test_metrics_export_each_profiler_threads_cpu_and_the_charged_work(
+    client_with_key, profiler, monkeypatch
+):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for number, worker in enumerate(profiler.workers.values(), start=1):
+        monkeypatch.setattr(worker, "_cpu_seconds", 0.5 * number)
+    monkeypatch.setattr(profiler, "_charged_cpu", 0.25)
+    text = client_with_key.get("/metrics").content.decode()
+    (family,) = [
+        f for f in text_string_to_metric_families(text) if f.name == "riptide_profiler_worker_cpu_seconds"
+    ]
+    by_worker = {s.labels["worker"]: s.value for s in family.samples if s.name.endswith("_total")}
+    expected = {name: 0.5 * number for number, name in enumerate(profiler.workers, start=1)}
+    assert by_worker == {**expected, "charged": 0.25}
+    assert sum(by_worker.values()) == pytest.approx(profiler.profiler_cpu_seconds())
+
+
 def test_metrics_overhead_ratio_is_the_profilers_share_of_the_process_cpu(client_with_key, profiler):
     wait_for_samples(profiler)
     profiler_before, process_before = profiler.profiler_cpu_seconds(), profiler.reader.process_cpu()
@@ -100,7 +118,9 @@ def test_metrics_have_no_unbounded_labels(client_with_key, profiler):
     labelled = {
         line.split("{")[0] for line in text.splitlines() if "{" in line and line.startswith("riptide_")
     }
-    assert labelled <= {"riptide_memory_threshold_status"}
+    assert labelled <= {"riptide_memory_threshold_status", "riptide_profiler_worker_cpu_seconds_total"}
+    workers = _series(text, "riptide_profiler_worker_cpu_seconds_total")
+    assert set(workers) == {f'{{worker="{name}"}}' for name in [*profiler.workers, "charged"]}
 
 
 @override_settings(PROFILING={"RATE_DEFAULT": "2/m", "RATE_LEAK_DETECTION": "1/m", "RATE_SNAPSHOT": "1/m"})
