@@ -23,6 +23,7 @@ def profiling_config() -> ProfilingConfig:
         snapshot_max_count=values["SNAPSHOT_MAX_COUNT"],
         snapshot_max_total_bytes=int(values["SNAPSHOT_MAX_TOTAL_MB"] * MIB),
         sample_hz=values["SAMPLE_HZ"],
+        sampler_max_cpu_percent=values["SAMPLER_MAX_CPU_PERCENT"],
     )
 
 

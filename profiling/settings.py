@@ -22,6 +22,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
+from profiling.core.config import DEFAULT_SAMPLE_HZ
 from profiling.env import RATE_RE, Env
 
 KIB = 1024
@@ -79,7 +80,10 @@ SETTINGS: dict[str, Setting] = {
     # Detailed CPU profiling, which costs more than the default budget.
     "FULL": Setting("PROFILING_FULL", False, _bool),
     # Stack samples a second for the bottlenecks and flame graphs.
-    "SAMPLE_HZ": Setting("PROFILING_SAMPLE_HZ", 11.0, _number(1, 1000)),
+    "SAMPLE_HZ": Setting("PROFILING_SAMPLE_HZ", DEFAULT_SAMPLE_HZ, _number(1, 1000)),
+    # The stack sampler's own CPU budget, % of one core: past it, it skips ticks (100: none).
+    # None: DEFAULT_SAMPLER_CPU_PERCENT at the default rate, in proportion to SAMPLE_HZ.
+    "SAMPLER_MAX_CPU_PERCENT": Setting("PROFILING_SAMPLER_MAX_CPU_PERCENT", None, _number(0.01, 100)),
     # Relative paths are under settings.BASE_DIR when the host defines it, else the
     # working directory.
     "SNAPSHOT_DIR": Setting("PROFILING_SNAPSHOT_DIR", "var/snapshots", _str),
@@ -104,6 +108,8 @@ SETTINGS: dict[str, Setting] = {
     # first request still does).
     "AUTOSTART": Setting("PROFILING_AUTOSTART", True, _bool),
 }
+# Numbers whose default (None) is worked out from other settings.
+OPTIONAL_NUMBERS = frozenset({"SAMPLER_MAX_CPU_PERCENT"})
 RATE_SCOPES = {
     "default": "RATE_DEFAULT",
     "leak_detection": "RATE_LEAK_DETECTION",
@@ -118,6 +124,10 @@ def _check_type(key: str, value: Any, default: Any) -> Any:
         if value is None or isinstance(value, (str, Path)) and str(value).strip():
             return value
         raise ImproperlyConfigured(f"{where} must be a non-empty string or None")
+    if key in OPTIONAL_NUMBERS:
+        if value is None:
+            return None
+        default = 0.0  # checked as a number below
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value

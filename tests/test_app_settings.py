@@ -49,6 +49,9 @@ def test_settings_profiling_wins_over_the_environment():
         ({}, {"PROFILING_MEMORY_INTERVAL_SECS": "abc"}, "PROFILING_MEMORY_INTERVAL_SECS"),
         ({}, {"REDIS_URL": "http://x"}, "REDIS_URL"),
         ({"MEMORY_WARNING_MB": 800}, {}, "PROFILING_MEMORY_WARNING_MB"),
+        ({"SAMPLER_MAX_CPU_PERCENT": 0}, {}, "settings.PROFILING['SAMPLER_MAX_CPU_PERCENT']"),
+        ({"SAMPLER_MAX_CPU_PERCENT": "1"}, {}, "settings.PROFILING['SAMPLER_MAX_CPU_PERCENT']"),
+        ({}, {"PROFILING_SAMPLER_MAX_CPU_PERCENT": "101"}, "PROFILING_SAMPLER_MAX_CPU_PERCENT"),
     ],
 )
 def test_if_a_value_is_bad_then_loading_names_it(user, environ, named):
@@ -81,3 +84,23 @@ def test_changed_settings_are_read_again():
 def test_unknown_attribute_is_an_error():
     with pytest.raises(AttributeError):
         profiling_settings.NOT_A_SETTING  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("user", "environ", "budget"),
+    [
+        ({}, {}, 0.4),  # the default at the default rate
+        ({}, {"PROFILING_SAMPLE_HZ": "110"}, 4.0),  # a raised rate raises the default budget
+        ({"SAMPLE_HZ": 1000}, {}, 36.36),  # 0.4 % x 1000 / 11
+        ({}, {"PROFILING_SAMPLE_HZ": "110", "PROFILING_SAMPLER_MAX_CPU_PERCENT": "0.25"}, 0.25),
+        ({"SAMPLER_MAX_CPU_PERCENT": 100, "SAMPLE_HZ": 5}, {}, 100.0),
+    ],
+)
+def test_the_samplers_cpu_budget_is_as_set_else_the_defaults_share_of_the_rate(user, environ, budget):
+    from profiling.core.config import ProfilingConfig
+
+    values = ProfilingSettings(user_settings=user, environ=environ).load()
+    config = ProfilingConfig(
+        sample_hz=values["SAMPLE_HZ"], sampler_max_cpu_percent=values["SAMPLER_MAX_CPU_PERCENT"]
+    )
+    assert config.sampler_max_cpu_percent == pytest.approx(budget, abs=0.01)

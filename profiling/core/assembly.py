@@ -17,6 +17,7 @@ def stack_sampler_worker(runtime: ProfilingRuntime) -> StackSampler:
         full=runtime.config.full,
         endpoints=runtime.endpoints,
         wall_clock=runtime.wall_clock,
+        max_cpu_share=runtime.config.sampler_max_cpu_percent / 100.0,
     )
 
 

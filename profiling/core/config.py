@@ -6,6 +6,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MIB = 1024 * 1024
+DEFAULT_SAMPLE_HZ = 11.0
+# The stack sampler's own CPU budget at the default rate, in % of one core.
+DEFAULT_SAMPLER_CPU_PERCENT = 0.4
+
+
+def sampler_budget(percent: float | None, sample_hz: float) -> float:
+    """The stack sampler's CPU budget (% of one core): as set, else the default's share of the rate.
+
+    A raised sample rate raises the default budget with it, so a rate a user asks for is
+    kept unless the ticks cost more than they would at the default rate.
+    """
+    if percent is not None:
+        return percent
+    return min(100.0, DEFAULT_SAMPLER_CPU_PERCENT * sample_hz / DEFAULT_SAMPLE_HZ)
 
 
 @dataclass(frozen=True)
@@ -25,13 +39,20 @@ class ProfilingConfig:
     # Samples of memory/CPU kept per process: an hour at the interval, within bounds.
     history_max_samples: int = 0
     # Stack samples per second of every thread (the bottlenecks profiler).
-    sample_hz: float = 11.0
+    sample_hz: float = DEFAULT_SAMPLE_HZ
+    # The stack sampler's own CPU budget in % of one core; ticks past it are skipped.
+    # None: the default budget's share of sample_hz (see sampler_budget).
+    sampler_max_cpu_percent: float | None = None
 
     def __post_init__(self) -> None:
         if self.memory_interval_secs <= 0:
             raise ValueError("memory_interval_secs must be positive")
         if not 0 < self.sample_hz <= 1000:
             raise ValueError("sample_hz must be in (0, 1000]")
+        budget = sampler_budget(self.sampler_max_cpu_percent, self.sample_hz)
+        if not 0 < budget <= 100:
+            raise ValueError("sampler_max_cpu_percent must be in (0, 100]")
+        object.__setattr__(self, "sampler_max_cpu_percent", budget)
         if self.memory_warning_mb > self.memory_alert_mb:
             raise ValueError("the memory warning threshold must not exceed the alert threshold")
         if self.history_max_samples <= 0:

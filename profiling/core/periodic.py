@@ -53,6 +53,10 @@ class PeriodicWorker:
         """Do one unit of periodic work."""
         raise NotImplementedError
 
+    def slots_to_next_tick(self) -> int:
+        """After a tick, how many intervals until the next one (more than one: skip ticks)."""
+        return 1
+
     # -- lifecycle -----------------------------------------------------------------
 
     @property
@@ -149,6 +153,6 @@ class PeriodicWorker:
             self.run_tick()
             self._cpu_seconds = time.thread_time()
             now = self._clock()
-            next_due += self.interval
+            next_due += self.interval * self.slots_to_next_tick()
             if next_due <= now:  # fell behind: skip the missed ticks
                 next_due += math.ceil((now - next_due) / self.interval + 1e-9) * self.interval

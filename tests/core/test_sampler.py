@@ -2,6 +2,7 @@ import logging
 import os
 import subprocess
 import threading
+import time
 
 import psutil
 import pytest
@@ -199,3 +200,34 @@ def test_periodic_worker_survives_an_error_and_stops_cleanly():
 def test_periodic_worker_rejects_a_non_positive_interval():
     with pytest.raises(ValueError):
         SystemSampler(FakeReader(), interval=0, max_samples=1)
+
+
+class SkippingWorker(PeriodicWorker):
+    """Ticks every 20 ms, but asks for three intervals to its next tick."""
+
+    thread_name = "riptide-test-skipping"
+
+    def __init__(self):
+        super().__init__(interval=0.02)
+        self.times: list[float] = []
+        self.done = threading.Event()
+
+    def tick(self):
+        self.times.append(time.monotonic())
+        if len(self.times) == 4:
+            self.done.set()
+
+    def slots_to_next_tick(self) -> int:
+        return 3
+
+
+def test_periodic_worker_waits_the_intervals_a_tick_asks_for():
+    worker = SkippingWorker()
+    worker.start()
+    try:
+        assert worker.done.wait(5.0)
+    finally:
+        worker.stop()
+    # No tick comes before it is due: the fourth is due nine intervals (0.18 s) after the first
+    # was, 0.06 s with one interval a tick; the first may have come late by up to 0.06 s.
+    assert worker.times[3] - worker.times[0] >= 0.12, worker.times

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from profiling.core.stacks.report import MIN_RANKED_BUSY_SAMPLES, bottlenecks_report, bound_split
+from profiling.core.stacks.sampler import StackSampler
 from tests.core.stackfakes import Driver, FakeFrame, call_offset, stack_of
 
 
@@ -737,3 +738,53 @@ def test_stack_sampler_threads_running_at_one_sample_split_it_by_the_cpu_each_ju
         for stack, stats in totals.stacks.items()
     }
     assert cpu == {f"{__name__}.handler": pytest.approx(0.09), f"{__name__}.render": pytest.approx(0.01)}
+
+
+def test_stack_sampler_over_its_cpu_budget_skips_ticks_and_never_saves_up_more_than_one():
+    """At 8 Hz a budget of 1/64 of a core grants A = 1/512 s of CPU an interval (exact in binary)."""
+    allowance = 1 / 512
+    own = [0.0]
+    sampler = StackSampler(8.0, history=False, max_cpu_share=1 / 64, own_cpu=lambda: own[0])
+
+    def after_tick(allowances: float) -> int:
+        own[0] += allowances * allowance
+        return sampler.slots_to_next_tick()
+
+    assert after_tick(0.0) == 1  # the first call only reads the clock
+    assert [after_tick(0.5) for _ in range(3)] == [1, 1, 1]  # under budget: every tick
+    # 2.5 A a tick from the 1 A saved up at most: debt 0.5 A (skip one: -0.5), 1.0 (skip
+    # one: 0.0), 1.5 (skip two: -0.5), 1.0 (skip one): 4 ticks over 9 intervals.
+    assert [after_tick(2.5) for _ in range(4)] == [2, 2, 3, 2]
+    assert sampler.skipped_ticks == 1 + 1 + 2 + 1
+    assert after_tick(0.0) == 1  # back under: the next interval again
+    # A tick that used 30 A skips at most max_gap_secs (1 s) worth of intervals.
+    assert after_tick(30.0) == 8
+
+
+def test_stack_sampler_without_a_budget_ticks_every_interval_and_the_budget_is_validated():
+    own = [0.0]
+    sampler = StackSampler(10.0, history=False, own_cpu=lambda: own[0])
+    for _ in range(3):
+        own[0] += 1.0
+        assert sampler.slots_to_next_tick() == 1
+    with pytest.raises(ValueError):
+        StackSampler(10.0, history=False, max_cpu_share=0.0)
+
+
+def test_stack_sampler_sample_after_skipped_ticks_stands_for_the_whole_time_since_the_last():
+    """Two intervals skipped: the next sample's CPU and wall are the 0.3 s since the last one."""
+    driver = Driver(sample_hz=10.0)
+    driver.frames = {1: stack_of(threading.Thread.run, render)}
+    driver.threads = {1: SimpleNamespace(name="worker")}
+    driver.cpu[1] = 0.0
+    driver.sample(100.0)
+    driver.cpu[1] = 0.1
+    driver.sample(100.1)
+    driver.cpu[1] = 0.4
+    driver.sample(100.4)
+    totals = driver.totals()
+    assert (totals.busy_samples, totals.cpu_secs, totals.wall_secs) == (
+        2,
+        pytest.approx(0.4),
+        pytest.approx(0.4),
+    )

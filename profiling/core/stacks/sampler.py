@@ -277,6 +277,8 @@ class StackSampler(PeriodicWorker):
         endpoints: EndpointTracker | None = None,
         history: ProfileHistory | bool | None = None,
         wall_clock: Callable[[], float] = time.time,
+        max_cpu_share: float | None = None,
+        own_cpu: Callable[[], float] = time.thread_time,
     ):
         if not 0 < sample_hz <= 10_000:
             raise ValueError("sample_hz must be positive")
@@ -318,12 +320,22 @@ class StackSampler(PeriodicWorker):
         self._wait = wait or self._sleep
         # One sample stands for at most this long (after a stall of the sampler).
         self.max_gap_secs = max(1.0, 5.0 / sample_hz)
+        # A CPU budget for the sampler's own thread (a share of one core), like the
+        # max_time_usage_pct of Datadog's stack collector: past it, ticks are skipped.
+        if max_cpu_share is not None and not 0 < max_cpu_share <= 1:
+            raise ValueError("max_cpu_share must be in (0, 1]")
+        self.max_cpu_share = max_cpu_share
+        self._own_cpu = own_cpu
+        self._budget_mark: float | None = None
+        self._budget_debt = 0.0
+        self.skipped_ticks = 0
         # Exact call counts over bounded windows, only with full profiling.
         self.exact = ExactCallCounter(self.labeler, installer=all_threads_installer()) if full else None
 
     # -- lifecycle ---------------------------------------------------------------------
 
     def on_start(self) -> None:
+        self._budget_mark, self._budget_debt = None, 0.0  # a new thread: a new clock
         self.gc_timer.install()
         self.gc_timer.take()
         self._schedule_start = self._clock()
@@ -387,6 +399,30 @@ class StackSampler(PeriodicWorker):
                 sys.setswitchinterval(usual)
         if self.endpoints is not None and self.endpoints.enabled:
             self.endpoints.drain()
+
+    def slots_to_next_tick(self) -> int:
+        """Skip ticks while the sampler's own CPU is over its budget (one tick's worth saved at most).
+
+        Each interval grants `max_cpu_share` of it; the thread's CPU since the last call is
+        spent from that. A skipped tick's time is stood for by the next sample (its interval
+        runs from the last sample, up to `max_gap_secs`), and every sample still lands at
+        the same offset after its due time, so no figure is biased, only fewer samples.
+        """
+        if self.max_cpu_share is None:
+            return 1
+        used = self._own_cpu()
+        mark, self._budget_mark = self._budget_mark, used
+        if mark is None:
+            return 1
+        allowance = self.max_cpu_share * self.interval
+        self._budget_debt += max(0.0, used - mark) - allowance
+        slots, most = 1, max(1, int(self.max_gap_secs / self.interval + 1e-9))
+        while self._budget_debt > 0 and slots < most:
+            self._budget_debt -= allowance
+            slots += 1
+        self._budget_debt = max(self._budget_debt, -allowance)
+        self.skipped_ticks += slots - 1
+        return slots
 
     def _sleep(self, secs: float) -> bool:
         """Sleep a tick's short wait (cheaper than an Event's); whether the sampler is stopping."""
