@@ -107,12 +107,12 @@ class ProfilerMiddleware:
 
 def websocket_application():
     """The feed's websocket routes behind the session and auth middleware (the dashboard's login)."""
-    from channels.auth import AuthMiddlewareStack
     from channels.routing import URLRouter
 
+    from profiling.consumers import feed_middleware_stack
     from profiling.routing import websocket_urlpatterns
 
-    return AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+    return feed_middleware_stack(URLRouter(websocket_urlpatterns))
 
 
 def wrap(application, *, start: bool | None = None, profiler: ProfilingRuntime | None = None):

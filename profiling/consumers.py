@@ -81,6 +81,28 @@ async def handshake_allowed(scope) -> bool:
     return bool(user is not None and user.is_authenticated and user.is_active and user.is_staff)
 
 
+def feed_middleware_stack(inner):
+    """Channels' AuthMiddlewareStack, but a websocket connection keeps the server's own send.
+
+    Channels' session middleware wraps `send` to save the session and set its cookie on
+    `http.response.start`; on a websocket that wrapper only looks at the session, once
+    for every message, and the feed sends one message per client per sample. The session
+    and the user are resolved into the scope as before.
+    """
+    from channels.auth import AuthMiddleware
+    from channels.sessions import CookieMiddleware, InstanceSessionWrapper, SessionMiddleware
+
+    class WebsocketSessionMiddleware(SessionMiddleware):
+        async def __call__(self, scope, receive, send):
+            if scope["type"] != "websocket":
+                return await super().__call__(scope, receive, send)
+            wrapper = InstanceSessionWrapper(scope, send)
+            await wrapper.resolve_session()
+            return await self.inner(wrapper.scope, receive, send)
+
+    return CookieMiddleware(WebsocketSessionMiddleware(AuthMiddleware(inner)))
+
+
 class LiveFeedConsumer(AsyncWebsocketConsumer):
     """One websocket client of the live feed: hello, history, then every sample and event."""
 
@@ -106,8 +128,8 @@ class LiveFeedConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_PROFILING_UNAVAILABLE)
             return
         feed = feed_for(profiler)
-        # The feed's messages go straight to the server's send (the session middleware's
-        # wrapper included), not through this consumer's task: see profiling.feed.Outlet.
+        # The feed's messages go straight to the server's send, not through this
+        # consumer's task: see profiling.feed.Outlet (and feed_middleware_stack).
         outlet = feed.new_outlet(self.base_send, on_stalled=self.stalled)
         outlet.offer(feed.hello_text())
         outlet.offer(feed.history_text())

@@ -415,6 +415,33 @@ async def test_live_feed_fans_out_in_chunks_keeping_order(profiler, monkeypatch)
     feed.close()
 
 
+async def test_feed_middleware_stack_resolves_the_session_and_keeps_the_servers_send(
+    staff_user, staff_cookie
+):
+    from profiling.consumers import feed_middleware_stack
+
+    seen = {}
+
+    async def inner(scope, receive, send):
+        seen["send"], seen["user"] = send, await _user_of(scope)
+        seen["session"] = scope["session"]
+
+    async def send(message):
+        pass
+
+    scope = {"type": "websocket", "path": PATH, "headers": [staff_cookie, ORIGIN]}
+    await feed_middleware_stack(inner)(scope, None, send)
+    assert seen["send"] is send  # not the session middleware's wrapper
+    assert seen["user"].pk == staff_user.pk and seen["session"].session_key
+
+
+async def _user_of(scope):
+    from channels.db import database_sync_to_async
+
+    user = scope["user"]
+    return await database_sync_to_async(lambda: user.pk and user)()
+
+
 # -- outlets: a client's send, eagerly ---------------------------------------------------
 
 
