@@ -4,7 +4,13 @@ One Daphne process samples once a second (PROFILING_MEMORY_INTERVAL_SECS=1); a s
 process opens N clients on loopback with an API key and records, for every sample it
 receives in the measured window, receipt time minus the sample's timestamp (when it was
 measured): p50 and p99 of that lag, and the server's CPU over the window (% of one core).
-Bar: >= 500 clients with p99 < 100 ms.
+Bar: >= 1000 clients with p99 < 100 ms (the 1000-client row carries it).
+
+The lag is the server's: the fan-out hands the frame to one client after another, so the
+last client's frame leaves one fan-out after the sample. One client process reads the
+1000 sockets; measured against the server's own socket writes, it adds little to the
+receipt time, and more client processes only take the server's cores (see
+CLIENTS_PER_PROCESS).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import psutil
 from bench.common import Row, median_and_spread
 
 ROOT = Path(__file__).resolve().parent.parent
-BAR_CLIENTS = 500
+BAR_CLIENTS = 1000
 BAR_P99_MS = 100.0
 
 
@@ -49,7 +55,10 @@ def _cpu_at(points: list[tuple[float, float]], when: float) -> float:
 
 # One load process up to 1000 clients: on the 2-core machine more client processes only
 # competed with the server for the cores (measured at 1000 clients: p99 236-327 ms from 4
-# processes, 180 ms from 2, 135-138 ms from 1).
+# processes, 180 ms from 2, 135-138 ms from 1). The one process does not delay the
+# receipt much: timed against the server's socket writes of the same frames (Twisted's
+# writeSomeData), its receipts came a few ms later at p50 and p99; the rest of the lag is
+# the server's fan-out, CPU-bound on its event loop.
 CLIENTS_PER_PROCESS = 1000
 
 
@@ -148,11 +157,11 @@ def _run_one(server, clients: int, warmup: float, secs: float) -> list[Row]:
 
 
 def run(quick: bool = False) -> list[Row]:
-    """Measure the feed at 100 and 500 clients (quick) or 100, 500 and 1000 clients."""
+    """Measure the feed at 100 and 1000 clients (quick) or 100, 500 and 1000 clients."""
     from tests.servers import DaphneServer
 
     _raise_fd_limit()
-    sizes = (100, 500) if quick else (100, 500, 1000)
+    sizes = (100, BAR_CLIENTS) if quick else (100, 500, BAR_CLIENTS)
     warmup, secs = (2.0, 8.0) if quick else (3.0, 20.0)
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="riptide-bench-feed-") as workdir:
