@@ -81,7 +81,7 @@ SETTINGS: dict[str, Setting] = {
     "FULL": Setting("PROFILING_FULL", False, _bool),
     # Stack samples a second for the bottlenecks and flame graphs.
     "SAMPLE_HZ": Setting("PROFILING_SAMPLE_HZ", DEFAULT_SAMPLE_HZ, _number(1, 1000)),
-    # The stack sampler's own CPU budget, % of one core: past it, it skips ticks (100: none).
+    # The stack sampler's own CPU budget, % of the process's CPU: past it, it skips ticks (100: none).
     # None: DEFAULT_SAMPLER_CPU_PERCENT at the default rate, in proportion to SAMPLE_HZ.
     "SAMPLER_MAX_CPU_PERCENT": Setting("PROFILING_SAMPLER_MAX_CPU_PERCENT", None, _number(0.01, 100)),
     # Relative paths are under settings.BASE_DIR when the host defines it, else the

@@ -7,12 +7,12 @@ from pathlib import Path
 
 MIB = 1024 * 1024
 DEFAULT_SAMPLE_HZ = 11.0
-# The stack sampler's own CPU budget at the default rate, in % of one core.
+# The stack sampler's own CPU budget at the default rate, in % of the process's CPU.
 DEFAULT_SAMPLER_CPU_PERCENT = 0.4
 
 
 def sampler_budget(percent: float | None, sample_hz: float) -> float:
-    """The stack sampler's CPU budget (% of one core): as set, else the default's share of the rate.
+    """The stack sampler's CPU budget (% of the process's CPU): as set, else the default's share of the rate.
 
     A raised sample rate raises the default budget with it, so a rate a user asks for is
     kept unless the ticks cost more than they would at the default rate.
@@ -40,7 +40,7 @@ class ProfilingConfig:
     history_max_samples: int = 0
     # Stack samples per second of every thread (the bottlenecks profiler).
     sample_hz: float = DEFAULT_SAMPLE_HZ
-    # The stack sampler's own CPU budget in % of one core; ticks past it are skipped.
+    # The stack sampler's own CPU budget in % of the process's CPU; ticks past it are skipped.
     # None: the default budget's share of sample_hz (see sampler_budget).
     sampler_max_cpu_percent: float | None = None
 

@@ -740,32 +740,60 @@ def test_stack_sampler_threads_running_at_one_sample_split_it_by_the_cpu_each_ju
     assert cpu == {f"{__name__}.handler": pytest.approx(0.09), f"{__name__}.render": pytest.approx(0.01)}
 
 
-def test_stack_sampler_over_its_cpu_budget_skips_ticks_and_never_saves_up_more_than_one():
-    """At 8 Hz a budget of 1/64 of a core grants A = 1/512 s of CPU an interval (exact in binary)."""
-    allowance = 1 / 512
-    own = [0.0]
-    sampler = StackSampler(8.0, history=False, max_cpu_share=1 / 64, own_cpu=lambda: own[0])
+class BudgetClocks:
+    """The clock, the sampler thread's CPU and the process's CPU, advanced by hand."""
 
-    def after_tick(allowances: float) -> int:
-        own[0] += allowances * allowance
-        return sampler.slots_to_next_tick()
+    def __init__(self):
+        self.now, self.own, self.process = 100.0, 0.0, 50.0
 
-    assert after_tick(0.0) == 1  # the first call only reads the clock
+    def sampler(self, sample_hz: float, share: float | None) -> StackSampler:
+        return StackSampler(
+            sample_hz,
+            history=False,
+            clock=lambda: self.now,
+            max_cpu_share=share,
+            own_cpu=lambda: self.own,
+            process_cpu=lambda: self.process,
+        )
+
+
+def test_stack_sampler_over_its_share_of_the_process_cpu_skips_ticks_and_saves_up_one_interval():
+    """At 8 Hz, a process at half a core and a budget of 1/64 of it: an interval earns U = 1/1024 s."""
+    unit = 1 / 1024
+    clocks = BudgetClocks()
+    sampler = clocks.sampler(8.0, 1 / 64)
+    slots = [1]
+
+    def after_tick(units: float, process_cores: float = 0.5) -> int:
+        # The intervals the last answer asked for pass; the process (the tick included) runs.
+        secs = slots[0] * sampler.interval
+        clocks.now += secs
+        clocks.own += units * unit
+        clocks.process += process_cores * secs
+        slots[0] = sampler.slots_to_next_tick()
+        return slots[0]
+
+    assert after_tick(0.0) == 1  # the first call only reads the clocks
     assert [after_tick(0.5) for _ in range(3)] == [1, 1, 1]  # under budget: every tick
-    # 2.5 A a tick from the 1 A saved up at most: debt 0.5 A (skip one: -0.5), 1.0 (skip
-    # one: 0.0), 1.5 (skip two: -0.5), 1.0 (skip one): 4 ticks over 9 intervals.
+    # 2.5 U a tick from the 1 U saved up at most: debt 0.5 U (earned back in one more
+    # interval), 1.0 (one), 1.5 (two), 1.0 (one): 4 ticks over 9 intervals.
     assert [after_tick(2.5) for _ in range(4)] == [2, 2, 3, 2]
     assert sampler.skipped_ticks == 1 + 1 + 2 + 1
     assert after_tick(0.0) == 1  # back under: the next interval again
-    # A tick that used 30 A skips at most max_gap_secs (1 s) worth of intervals.
-    assert after_tick(30.0) == 8
+    # A process twice as busy earns 2 U an interval: the same 2.5 U ticks 4 times in 5.
+    assert [after_tick(2.5, process_cores=1.0) for _ in range(4)] == [1, 1, 2, 1]
+    # A nearly idle process earns as a quarter of a core would, 0.5 U an interval: from
+    # -1 U, a 3.5 U tick leaves 2 U of debt, earned back in 4 more intervals; never past 1 s (8).
+    assert after_tick(3.5, process_cores=0.0) == 1 + 4
+    assert after_tick(10.0, process_cores=0.0) == 8
 
 
 def test_stack_sampler_without_a_budget_ticks_every_interval_and_the_budget_is_validated():
-    own = [0.0]
-    sampler = StackSampler(10.0, history=False, own_cpu=lambda: own[0])
+    clocks = BudgetClocks()
+    sampler = clocks.sampler(10.0, None)
     for _ in range(3):
-        own[0] += 1.0
+        clocks.own += 1.0
+        clocks.now += 0.1
         assert sampler.slots_to_next_tick() == 1
     with pytest.raises(ValueError):
         StackSampler(10.0, history=False, max_cpu_share=0.0)

@@ -52,6 +52,8 @@ RECENT_CPU_FRACTION = 0.05
 # the tick ends before then; a wake this share of the interval early is the next tick's.
 SAMPLE_MARGIN_FRACTION = 0.2
 EARLY_WAKE_FRACTION = 0.1
+# The CPU budget is a share of the process's CPU, but of at least this many cores' worth.
+BUDGET_FLOOR_CORES = 0.25
 
 FrameSource = Callable[[], Mapping[int, FrameType]]
 ThreadSource = Callable[[], Mapping[int, threading.Thread]]
@@ -279,6 +281,7 @@ class StackSampler(PeriodicWorker):
         wall_clock: Callable[[], float] = time.time,
         max_cpu_share: float | None = None,
         own_cpu: Callable[[], float] = time.thread_time,
+        process_cpu: Callable[[], float] = time.process_time,
     ):
         if not 0 < sample_hz <= 10_000:
             raise ValueError("sample_hz must be positive")
@@ -320,13 +323,15 @@ class StackSampler(PeriodicWorker):
         self._wait = wait or self._sleep
         # One sample stands for at most this long (after a stall of the sampler).
         self.max_gap_secs = max(1.0, 5.0 / sample_hz)
-        # A CPU budget for the sampler's own thread (a share of one core), like the
-        # max_time_usage_pct of Datadog's stack collector: past it, ticks are skipped.
+        # A CPU budget for the sampler's own thread, a share of the whole process's CPU
+        # (Datadog's stack collector bounds its share of wall time, max_time_usage_pct, in
+        # the same way): past it, ticks are skipped.
         if max_cpu_share is not None and not 0 < max_cpu_share <= 1:
             raise ValueError("max_cpu_share must be in (0, 1]")
         self.max_cpu_share = max_cpu_share
         self._own_cpu = own_cpu
-        self._budget_mark: float | None = None
+        self._process_cpu = process_cpu
+        self._budget_mark: tuple[float, float, float] | None = None
         self._budget_debt = 0.0
         self.skipped_ticks = 0
         # Exact call counts over bounded windows, only with full profiling.
@@ -401,26 +406,36 @@ class StackSampler(PeriodicWorker):
             self.endpoints.drain()
 
     def slots_to_next_tick(self) -> int:
-        """Skip ticks while the sampler's own CPU is over its budget (one tick's worth saved at most).
+        """Skip ticks while the sampler's own CPU is over its share of the whole process's.
 
-        Each interval grants `max_cpu_share` of it; the thread's CPU since the last call is
-        spent from that. A skipped tick's time is stood for by the next sample (its interval
-        runs from the last sample, up to `max_gap_secs`), and every sample still lands at
-        the same offset after its due time, so no figure is biased, only fewer samples.
+        Each call credits `max_cpu_share` of the CPU the process used since the last call
+        (at least BUDGET_FLOOR_CORES' worth: a process that is nearly idle still gets
+        samples) and spends the sampler thread's own; while the balance is negative, the
+        next due ticks are skipped, as many as the process's recent CPU rate takes to earn
+        it back. At most one interval's credit is saved up, and no skip runs past
+        `max_gap_secs`. A skipped tick's time is stood for by the next sample (its interval
+        runs from the last sample), and every sample still lands at the same offset after
+        its due time, so no figure is biased, only fewer samples are taken.
         """
         if self.max_cpu_share is None:
             return 1
-        used = self._own_cpu()
-        mark, self._budget_mark = self._budget_mark, used
-        if mark is None:
+        mark = (self._own_cpu(), self._process_cpu(), self._clock())
+        last, self._budget_mark = self._budget_mark, mark
+        if last is None:
             return 1
-        allowance = self.max_cpu_share * self.interval
-        self._budget_debt += max(0.0, used - mark) - allowance
-        slots, most = 1, max(1, int(self.max_gap_secs / self.interval + 1e-9))
-        while self._budget_debt > 0 and slots < most:
-            self._budget_debt -= allowance
-            slots += 1
-        self._budget_debt = max(self._budget_debt, -allowance)
+        elapsed = max(0.0, mark[2] - last[2])
+        process_used = max(mark[1] - last[1], BUDGET_FLOOR_CORES * elapsed)
+        share = self.max_cpu_share
+        self._budget_debt += max(0.0, mark[0] - last[0]) - share * process_used
+        # What one more interval earns at the process's recent CPU rate.
+        rate = process_used / elapsed if elapsed > 0 else BUDGET_FLOOR_CORES
+        per_slot = share * rate * self.interval
+        self._budget_debt = max(self._budget_debt, -per_slot)
+        most = max(1, int(self.max_gap_secs / self.interval + 1e-9))
+        if self._budget_debt <= 0:
+            slots = 1
+        else:
+            slots = min(most, 1 + math.ceil(self._budget_debt / per_slot - 1e-9))
         self.skipped_ticks += slots - 1
         return slots
 
