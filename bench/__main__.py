@@ -31,6 +31,7 @@ from bench.common import Row
 
 BENCHMARKS = [
     "overhead",
+    "overhead_workers",
     "endpoints",
     "attribution",
     "stack_sampler",

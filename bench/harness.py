@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,9 +44,76 @@ def servers(arms: dict[str, dict[str, str]]):
                 server.stop()
 
 
+class WorkerService(DaphneServer):
+    """The project served by several worker processes: gunicorn sync workers or uvicorn --workers."""
+
+    def __init__(self, workdir: Path, kind: str, workers: int, env: dict[str, str] | None = None):
+        super().__init__(workdir, env=env, startup_timeout=60.0)
+        self.kind, self.workers = kind, workers
+
+    def command(self) -> list[str]:
+        if self.kind == "gunicorn":
+            return [
+                sys.executable, "-m", "gunicorn", "riptide_dashboard.wsgi:application",
+                "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
+                "--worker-class", "sync", "--log-level", "warning",
+            ]  # fmt: skip
+        return [
+            sys.executable, "-m", "uvicorn", "riptide_dashboard.asgi:application",
+            "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
+            "--log-level", "warning", "--no-access-log",
+        ]  # fmt: skip
+
+    def pids(self) -> list[int]:
+        """The master and its live worker processes."""
+        assert self.process is not None
+        master = psutil.Process(self.process.pid)
+        return [master.pid, *(child.pid for child in master.children(recursive=True))]
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds of the master and every worker alive now."""
+        total = 0.0
+        for pid in self.pids():
+            try:
+                total += cpu_seconds(pid)
+            except (OSError, psutil.Error):
+                pass  # a process that ended between the listing and the read
+        return total
+
+
+@contextmanager
+def worker_services(arms: dict[str, dict[str, str]], kind: str, workers: int):
+    """One multi-worker service per arm (name -> extra env); yield name -> WorkerService."""
+    with tempfile.TemporaryDirectory(prefix="riptide-bench-") as tmp:
+        started: dict[str, WorkerService] = {}
+        try:
+            for name, env in arms.items():
+                service = WorkerService(Path(tmp) / name, kind, workers, env={**BENCH_ENV, **env})
+                service.start()
+                started[name] = service
+            yield started
+        finally:
+            for service in started.values():
+                service.stop()
+
+
+def process_clock_id(pid: int) -> int:
+    """The CPU clock id of another process (Linux: what glibc's clock_getcpuclockid returns).
+
+    include/linux/posix-timers.h: MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED). The clock
+    counts the CPU of every thread the process has had, in nanoseconds, where the
+    process's utime and stime (psutil) count in clock ticks of 10 ms.
+    """
+    return (~pid << 3) | 2
+
+
 def cpu_seconds(pid: int) -> float:
-    times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
+    """A process's user+system CPU seconds: its scheduler clock, else psutil's clock ticks."""
+    try:
+        return time.clock_gettime(process_clock_id(pid))
+    except OSError:
+        times = psutil.Process(pid).cpu_times()
+        return times.user + times.system
 
 
 def load(server: DaphneServer, path: str, requests: int, connections: int = 8, key: bool = True) -> dict:

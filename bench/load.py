@@ -17,26 +17,39 @@ MAX_SECONDS = 120.0
 
 
 async def _worker(host, port, request_bytes, quota, latencies, statuses, deadline):
-    reader, writer = await asyncio.open_connection(host, port)
+    """Send requests on one keep-alive connection; open a new one whenever the server closes it
+    (gunicorn's sync workers close every connection after its response)."""
+    reader = writer = None
     try:
         while quota and time.monotonic() < deadline:
             quota.pop()
             start = time.perf_counter()
+            if writer is None:
+                reader, writer = await asyncio.open_connection(host, port)
             writer.write(request_bytes)
             status_line = await reader.readline()
-            length = 0
+            if not status_line:
+                raise ConnectionError("the server closed the connection without an answer")
+            length, close = 0, False
             while True:
                 line = await reader.readline()
                 if line in (b"\r\n", b""):
                     break
                 name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
+                name = name.strip().lower()
+                if name == b"content-length":
                     length = int(value)
+                elif name == b"connection" and value.strip().lower() == b"close":
+                    close = True
             await reader.readexactly(length)
             latencies.append(time.perf_counter() - start)
             statuses.append(int(status_line.split()[1]))
+            if close:
+                writer.close()
+                reader = writer = None
     finally:
-        writer.close()
+        if writer is not None:
+            writer.close()
 
 
 async def run(host, port, path, total, connections, headers):

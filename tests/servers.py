@@ -65,22 +65,17 @@ class DaphneServer:
     def create_key(self, name: str = "e2e") -> str:
         return self.manage("create_api_key", "--name", name).stdout.strip().splitlines()[-1]
 
+    def command(self) -> list[str]:
+        """The server's command line (a subclass may serve the project with another server)."""
+        return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), self.application]
+
     def start(self) -> DaphneServer:
         self.manage("migrate", "--noinput", "-v", "0")
         if self.api_key is None:
             self.api_key = self.create_key()
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                self.application,
-            ],
+            self.command(),
             cwd=ROOT,
             env=self.env,
             stdout=self._log,
