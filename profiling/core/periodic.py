@@ -53,6 +53,10 @@ class PeriodicWorker:
         """Do one unit of periodic work."""
         raise NotImplementedError
 
+    def pause(self, secs: float) -> bool:
+        """Wait until the next tick is due; whether the worker is stopping (wakes at once on stop)."""
+        return self._stop_event.wait(secs)
+
     def slots_to_next_tick(self) -> int:
         """After a tick, how many intervals until the next one (more than one: skip ticks)."""
         return 1
@@ -146,7 +150,7 @@ class PeriodicWorker:
         next_due = self._clock() + self.interval
         while True:
             delay = next_due - self._clock()
-            if delay > 0 and stop.wait(delay):
+            if delay > 0 and self.pause(delay):
                 break
             if stop.is_set():
                 break

@@ -757,35 +757,66 @@ class BudgetClocks:
         )
 
 
-def test_stack_sampler_over_its_share_of_the_process_cpu_skips_ticks_and_saves_up_one_interval():
-    """At 8 Hz, a process at half a core and a budget of 1/64 of it: an interval earns U = 1/1024 s."""
-    unit = 1 / 1024
+def budget_run(ticks: list[float], process_cores: float = 0.5) -> list[int]:
+    """Slots asked for after each tick of these costs (in U = 1/1024 s), at 8 Hz with a budget of 1/64.
+
+    At half a core the process earns the sampler U an interval; a fresh sampler's first
+    call only reads the clocks (not listed).
+    """
     clocks = BudgetClocks()
     sampler = clocks.sampler(8.0, 1 / 64)
-    slots = [1]
-
-    def after_tick(units: float, process_cores: float = 0.5) -> int:
-        # The intervals the last answer asked for pass; the process (the tick included) runs.
-        secs = slots[0] * sampler.interval
+    assert sampler.slots_to_next_tick() == 1
+    clocks.now += 60.0  # the first minute: no budget (see the test below)
+    clocks.process += 30.0
+    assert sampler.slots_to_next_tick() == 1
+    slots, asked = 1, []
+    for units in ticks:
+        secs = slots * sampler.interval  # the intervals asked for pass; the process runs
         clocks.now += secs
-        clocks.own += units * unit
+        clocks.own += units / 1024
         clocks.process += process_cores * secs
-        slots[0] = sampler.slots_to_next_tick()
-        return slots[0]
+        slots = sampler.slots_to_next_tick()
+        asked.append(slots)
+    assert sampler.skipped_ticks == sum(asked) - len(asked)
+    return asked
 
-    assert after_tick(0.0) == 1  # the first call only reads the clocks
-    assert [after_tick(0.5) for _ in range(3)] == [1, 1, 1]  # under budget: every tick
-    # 2.5 U a tick from the 1 U saved up at most: debt 0.5 U (earned back in one more
-    # interval), 1.0 (one), 1.5 (two), 1.0 (one): 4 ticks over 9 intervals.
-    assert [after_tick(2.5) for _ in range(4)] == [2, 2, 3, 2]
-    assert sampler.skipped_ticks == 1 + 1 + 2 + 1
-    assert after_tick(0.0) == 1  # back under: the next interval again
-    # A process twice as busy earns 2 U an interval: the same 2.5 U ticks 4 times in 5.
-    assert [after_tick(2.5, process_cores=1.0) for _ in range(4)] == [1, 1, 2, 1]
-    # A nearly idle process earns as a quarter of a core would, 0.5 U an interval: from
-    # -1 U, a 3.5 U tick leaves 2 U of debt, earned back in 4 more intervals; never past 1 s (8).
-    assert after_tick(3.5, process_cores=0.0) == 1 + 4
-    assert after_tick(10.0, process_cores=0.0) == 8
+
+def test_stack_sampler_over_its_share_of_the_process_cpu_spreads_its_ticks_evenly():
+    assert budget_run([0.5] * 4) == [1, 1, 1, 1]  # under budget: every due tick
+    assert budget_run([2.0] * 4) == [2, 2, 2, 2]  # twice the budget: every other one
+    assert budget_run([1.5] * 4) == [2, 1, 2, 1]  # 1.5 times: two ticks in three intervals
+    assert budget_run([2.0] * 4, process_cores=1.0) == [1, 1, 1, 1]  # a busier process earns more
+    # A nearly idle process earns as half a core would (U): a 4 U tick, one in four.
+    assert budget_run([4.0] * 3, process_cores=0.0) == [4, 4, 4]
+    assert budget_run([100.0]) == [8]  # never past the 1 s a sample may stand for
+
+
+def test_stack_sampler_budget_applies_from_the_samplers_first_minute_on():
+    """Start-up fills the label caches (dear ticks, paid once); the first minute is sampled in full."""
+    clocks = BudgetClocks()
+    sampler = clocks.sampler(8.0, 1 / 64)
+    asked = []
+    for _ in range(8 * 60 + 2):  # the first call marks the start; 60 s later a full interval ends
+        clocks.now += sampler.interval
+        clocks.own += 0.01  # ten times the budget
+        clocks.process += 0.5 * sampler.interval
+        asked.append(sampler.slots_to_next_tick())
+    assert set(asked[:-1]) == {1} and asked[-1] > 1
+    assert sampler.skipped_ticks == asked[-1] - 1
+
+
+def test_stack_sampler_budget_follows_a_change_of_cost_slowly_not_the_last_tick():
+    """The averages move 5 % of the way a tick: 0.5 U ticks turning to 2 U pass U after 8 ticks.
+
+    What one sample found (a request running makes its tick dearer) must not decide how
+    long the next one waits.
+    """
+    assert budget_run([0.5] * 3 + [2.0] * 8) == [1] * 3 + [1] * 7 + [2]
+    # One 40 U tick moves the average cost to 2.475 U: about one tick in 2.5 for a while,
+    # back to every tick once the average is under U again (after 27 cheap ticks).
+    after_one_dear = budget_run([0.5, 40.0] + [0.5] * 40)
+    assert after_one_dear[:4] == [1, 3, 2, 3]
+    assert after_one_dear[29:] == [1] * 13
 
 
 def test_stack_sampler_without_a_budget_ticks_every_interval_and_the_budget_is_validated():

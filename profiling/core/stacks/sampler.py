@@ -53,7 +53,14 @@ RECENT_CPU_FRACTION = 0.05
 SAMPLE_MARGIN_FRACTION = 0.2
 EARLY_WAKE_FRACTION = 0.1
 # The CPU budget is a share of the process's CPU, but of at least this many cores' worth.
-BUDGET_FLOOR_CORES = 0.25
+BUDGET_FLOOR_CORES = 0.5
+# How fast the budget's averages of a tick's cost and the process's CPU rate follow change
+# (each tick moves them this share of the way: about 20 ticks to settle).
+BUDGET_SMOOTHING = 0.05
+# The budget applies from this long after the sampler starts: its first ticks fill the label
+# and callee caches for every function the process has (a cost paid once), and a new
+# process's first minute, start-up included, is sampled at the full rate.
+BUDGET_GRACE_SECS = 60.0
 
 FrameSource = Callable[[], Mapping[int, FrameType]]
 ThreadSource = Callable[[], Mapping[int, threading.Thread]]
@@ -332,7 +339,10 @@ class StackSampler(PeriodicWorker):
         self._own_cpu = own_cpu
         self._process_cpu = process_cpu
         self._budget_mark: tuple[float, float, float] | None = None
-        self._budget_debt = 0.0
+        self._budget_started = 0.0
+        self._tick_cost: float | None = None
+        self._process_rate = BUDGET_FLOOR_CORES
+        self._tick_phase = 0.0
         self.skipped_ticks = 0
         # Exact call counts over bounded windows, only with full profiling.
         self.exact = ExactCallCounter(self.labeler, installer=all_threads_installer()) if full else None
@@ -340,7 +350,7 @@ class StackSampler(PeriodicWorker):
     # -- lifecycle ---------------------------------------------------------------------
 
     def on_start(self) -> None:
-        self._budget_mark, self._budget_debt = None, 0.0  # a new thread: a new clock
+        self._budget_mark, self._tick_cost, self._tick_phase = None, None, 0.0  # a new thread: a new clock
         self.gc_timer.install()
         self.gc_timer.take()
         self._schedule_start = self._clock()
@@ -406,38 +416,55 @@ class StackSampler(PeriodicWorker):
             self.endpoints.drain()
 
     def slots_to_next_tick(self) -> int:
-        """Skip ticks while the sampler's own CPU is over its share of the whole process's.
+        """Skip ticks, evenly, so that the sampler's own CPU stays within its share of the process's.
 
-        Each call credits `max_cpu_share` of the CPU the process used since the last call
-        (at least BUDGET_FLOOR_CORES' worth: a process that is nearly idle still gets
-        samples) and spends the sampler thread's own; while the balance is negative, the
-        next due ticks are skipped, as many as the process's recent CPU rate takes to earn
-        it back. At most one interval's credit is saved up, and no skip runs past
-        `max_gap_secs`. A skipped tick's time is stood for by the next sample (its interval
-        runs from the last sample), and every sample still lands at the same offset after
-        its due time, so no figure is biased, only fewer samples are taken.
+        Not in the sampler's first BUDGET_GRACE_SECS. After every tick the sampler's cost per tick and the process's CPU rate (counted as
+        at least BUDGET_FLOOR_CORES, so a nearly idle process is still sampled) update two
+        slow moving averages; from them, the share of due ticks the budget pays for. The
+        ticks taken are spread evenly over the due ones (a fractional count carried from
+        tick to tick), never past `max_gap_secs`. How long a sample waits for the next one
+        must not depend on what the last sample found: a tick that cost more because a
+        request was running, followed by a longer skip, would give the request's later
+        phases (writing the answer, closing the connection) the skipped time. A skipped
+        tick's time is stood for by the next sample, which still lands at its fixed offset
+        after its due time: fewer samples, no bias.
         """
         if self.max_cpu_share is None:
             return 1
         mark = (self._own_cpu(), self._process_cpu(), self._clock())
         last, self._budget_mark = self._budget_mark, mark
         if last is None:
+            self._budget_started = mark[2]
             return 1
-        elapsed = max(0.0, mark[2] - last[2])
-        process_used = max(mark[1] - last[1], BUDGET_FLOOR_CORES * elapsed)
-        share = self.max_cpu_share
-        self._budget_debt += max(0.0, mark[0] - last[0]) - share * process_used
-        # What one more interval earns at the process's recent CPU rate.
-        rate = process_used / elapsed if elapsed > 0 else BUDGET_FLOOR_CORES
-        per_slot = share * rate * self.interval
-        self._budget_debt = max(self._budget_debt, -per_slot)
-        most = max(1, int(self.max_gap_secs / self.interval + 1e-9))
-        if self._budget_debt <= 0:
-            slots = 1
+        elapsed = mark[2] - last[2]
+        if elapsed <= 0 or last[2] - self._budget_started < BUDGET_GRACE_SECS:
+            return 1
+        cost = max(0.0, mark[0] - last[0])
+        rate = max((mark[1] - last[1]) / elapsed, BUDGET_FLOOR_CORES)
+        if self._tick_cost is None:
+            self._tick_cost, self._process_rate = cost, rate
         else:
-            slots = min(most, 1 + math.ceil(self._budget_debt / per_slot - 1e-9))
+            self._tick_cost += BUDGET_SMOOTHING * (cost - self._tick_cost)
+            self._process_rate += BUDGET_SMOOTHING * (rate - self._process_rate)
+        affordable = self.max_cpu_share * self._process_rate * self.interval
+        share = 1.0 if self._tick_cost <= affordable else affordable / self._tick_cost
+        most = max(1, int(self.max_gap_secs / self.interval + 1e-9))
+        self._tick_phase = max(0.0, self._tick_phase - 1.0)
+        slots = 0
+        while slots < most:
+            slots += 1
+            self._tick_phase += share
+            if self._tick_phase >= 1.0 - 1e-9:
+                break
         self.skipped_ticks += slots - 1
         return slots
+
+    def pause(self, secs: float) -> bool:
+        """Wait for the next tick with a plain sleep, which costs the waking thread less CPU
+        than a timed Event wait (measured on this kind of virtual machine). A stop is seen
+        when the sleep ends (at most `max_gap_secs` later)."""
+        time.sleep(min(secs, self.max_gap_secs))
+        return self._stop_event.is_set()
 
     def _sleep(self, secs: float) -> bool:
         """Sleep a tick's short wait (cheaper than an Event's); whether the sampler is stopping."""
