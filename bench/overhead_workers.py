@@ -17,7 +17,15 @@ import time
 
 from bench.common import Row
 from bench.harness import load, worker_services
-from bench.overhead import OVERHEAD_BAR, WORKLOAD, busy_round, fmt_interval, mean_interval, ratios
+from bench.overhead import (
+    OVERHEAD_BAR,
+    WORKLOAD,
+    busy_round,
+    fmt_interval,
+    mean_interval,
+    ratios,
+    wait_for_budget,
+)
 
 ARMS = {"off": {"ENABLE_PROFILING": "false"}, "default": {}}
 SERVERS = {"gunicorn": 4, "uvicorn": 2}
@@ -35,9 +43,11 @@ def run_server(kind: str, workers: int, quick: bool) -> list[Row]:
     min_rounds = 3 if quick else 10
     results: dict[str, list[dict]] = {name: [] for name in ARMS}
     connections = 2 * workers
+    launched = time.monotonic()
     with worker_services(ARMS, kind, workers) as running:
         for service in running.values():  # warm up every worker: imports, caches, connections
             load(service, WORKLOAD, 100 * workers, connections=connections)
+        wait_for_budget(launched)
         started = time.monotonic()
         while len(results["off"]) < min_rounds or time.monotonic() - started < busy_secs:
             for name, result in busy_round(running, 150 * workers, connections).items():
