@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,13 +29,14 @@ BENCH_ENV = {
 
 
 @contextmanager
-def servers(arms: dict[str, dict[str, str]]):
-    """Start one Daphne server per arm (name -> extra env); yield name -> DaphneServer."""
+def servers(arms: dict[str, dict[str, str]], make: Callable[[Path, dict], DaphneServer] | None = None):
+    """Start one server per arm (name -> extra env; Daphne unless `make` builds another); yield name -> server."""
+    make = make or (lambda workdir, env: DaphneServer(workdir, env=env))
     with tempfile.TemporaryDirectory(prefix="riptide-bench-") as tmp:
         started: dict[str, DaphneServer] = {}
         try:
             for name, env in arms.items():
-                server = DaphneServer(Path(tmp) / name, env={**BENCH_ENV, **env})
+                server = make(Path(tmp) / name, {**BENCH_ENV, **env})
                 # Daphne's access log costs the same in every arm; keep it out of the figures.
                 server.start()
                 started[name] = server
@@ -81,20 +83,9 @@ class WorkerService(DaphneServer):
         return total
 
 
-@contextmanager
 def worker_services(arms: dict[str, dict[str, str]], kind: str, workers: int):
-    """One multi-worker service per arm (name -> extra env); yield name -> WorkerService."""
-    with tempfile.TemporaryDirectory(prefix="riptide-bench-") as tmp:
-        started: dict[str, WorkerService] = {}
-        try:
-            for name, env in arms.items():
-                service = WorkerService(Path(tmp) / name, kind, workers, env={**BENCH_ENV, **env})
-                service.start()
-                started[name] = service
-            yield started
-        finally:
-            for service in started.values():
-                service.stop()
+    """One multi-worker service per arm (name -> extra env): a context yielding name -> WorkerService."""
+    return servers(arms, lambda workdir, env: WorkerService(workdir, kind, workers, env=env))
 
 
 def process_clock_id(pid: int) -> int:
@@ -116,23 +107,22 @@ def cpu_seconds(pid: int) -> float:
         return times.user + times.system
 
 
-def load(server: DaphneServer, path: str, requests: int, connections: int = 8, key: bool = True) -> dict:
-    """Run the load generator in its own process against one server; add the server's CPU."""
+def load_command(
+    server: DaphneServer, path: str, requests: int, connections: int, key: bool = True
+) -> list[str]:
+    """The load generator's command line against one server (with its API key, unless `key` is off)."""
     cmd = [
-        sys.executable,
-        "-m",
-        "bench.load",
-        "--port",
-        str(server.port),
-        "--path",
-        path,
-        "--requests",
-        str(requests),
-        "--connections",
-        str(connections),
-    ]
+        sys.executable, "-m", "bench.load", "--port", str(server.port), "--path", path,
+        "--requests", str(requests), "--connections", str(connections),
+    ]  # fmt: skip
     if key:
         cmd += ["--header", f"X-API-Key: {server.api_key}"]
+    return cmd
+
+
+def load(server: DaphneServer, path: str, requests: int, connections: int = 8, key: bool = True) -> dict:
+    """Run the load generator in its own process against one server; add the server's CPU."""
+    cmd = load_command(server, path, requests, connections, key)
     pid = server.process.pid
     before = cpu_seconds(pid)
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180, check=True).stdout

@@ -32,14 +32,13 @@ import math
 import re
 import statistics
 import subprocess
-import sys
 import time
 
 import httpx
 import psutil
 
 from bench.common import Row
-from bench.harness import ROOT, cpu_seconds, load, servers
+from bench.harness import ROOT, cpu_seconds, load, load_command, servers
 from bench.workload.apps import PYROSCOPE_HZ_ENV
 from profiling.core.stacks.sampler import BUDGET_GRACE_SECS
 
@@ -98,24 +97,6 @@ def achieved_hz(server) -> float | None:
     return response.json().get("achieved_sample_hz") if response.status_code == 200 else None
 
 
-def load_command(server, requests: int, connections: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "bench.load",
-        "--port",
-        str(server.port),
-        "--path",
-        WORKLOAD,
-        "--requests",
-        str(requests),
-        "--connections",
-        str(connections),
-        "--header",
-        f"X-API-Key: {server.api_key}",
-    ]
-
-
 def server_cpu(server) -> float:
     """CPU seconds of a server: every process of a multi-worker service, else its one process."""
     return server.cpu_seconds() if hasattr(server, "workers") else cpu_seconds(server.process.pid)
@@ -131,7 +112,7 @@ def busy_round(running: dict, requests: int, connections: int) -> dict[str, dict
     before = {name: server_cpu(server) for name, server in running.items()}
     procs = {
         name: subprocess.Popen(
-            load_command(server, requests, connections), cwd=ROOT, stdout=subprocess.PIPE, text=True
+            load_command(server, WORKLOAD, requests, connections), cwd=ROOT, stdout=subprocess.PIPE, text=True
         )
         for name, server in running.items()
     }

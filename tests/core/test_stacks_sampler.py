@@ -213,10 +213,10 @@ def test_stack_sampler_futex_wait_in_a_lock_or_an_idle_function_is_still_a_wait(
     assert (pool_wait["busy_samples"], pool_wait["idle_samples"]) == (0, 4)
 
 
-def ticked(cpu_in_window: float) -> tuple[Driver, list]:
-    """Two real ticks (injected clock and wait): due at 100.1 and 100.2, the GIL taken 2 and 10.5 ms late."""
+def waiting_driver(sample_hz: float, cpu_in_window: float = 0.0) -> tuple[Driver, list]:
+    """A started driver of one running thread whose ticks' waits are recorded (secs, switch interval)."""
     waits = []
-    driver = Driver(sample_hz=10.0)
+    driver = Driver(sample_hz=sample_hz)
 
     def wait(secs):
         waits.append((round(secs, 6), sys.getswitchinterval()))
@@ -230,6 +230,12 @@ def ticked(cpu_in_window: float) -> tuple[Driver, list]:
     driver.cpu[1] = 0.0
     driver.now = 100.0
     driver.sampler.on_start()
+    return driver, waits
+
+
+def ticked(cpu_in_window: float) -> tuple[Driver, list]:
+    """Two real ticks (injected clock and wait): due at 100.1 and 100.2, the GIL taken 2 and 10.5 ms late."""
+    driver, waits = waiting_driver(10.0, cpu_in_window)
     try:
         driver.now = 100.102
         driver.sampler.tick()
@@ -262,27 +268,14 @@ def test_stack_sampler_tick_samples_at_a_fixed_time_after_it_was_due_with_a_shor
 
 def waits_of_wakes(sample_hz: float, wakes: list[float]) -> list[float]:
     """The waits of real ticks (injected clock and wait) whose worker woke at these times after the start."""
-    waits = []
-    driver = Driver(sample_hz=sample_hz)
-
-    def wait(secs):
-        waits.append(round(secs, 6))
-        driver.now += secs
-        return False
-
-    driver.sampler._wait = wait
-    driver.frames = {1: stack_of(threading.Thread.run, render)}
-    driver.threads = {1: SimpleNamespace(name="worker")}
-    driver.cpu[1] = 0.0
-    driver.now = 100.0
-    driver.sampler.on_start()
+    driver, waits = waiting_driver(sample_hz)
     try:
         for wake in wakes:
             driver.now = 100.0 + wake
             driver.sampler.tick()
     finally:
         driver.sampler.gc_timer.uninstall()
-    return waits
+    return [secs for secs, _interval in waits]
 
 
 def test_stack_sampler_tick_that_got_the_gil_late_samples_in_its_own_interval_not_the_next():
