@@ -83,6 +83,12 @@ class RuntimeCollector:
                 by_worker.add_metric([name], worker.cpu_seconds)
             by_worker.add_metric(["charged"], runtime.charged_cpu_seconds)
             yield by_worker
+            skipped = sum(getattr(worker, "skipped_ticks", 0) for worker in runtime.workers.values())
+            yield CounterMetricFamily(
+                "riptide_sampler_skipped_ticks",
+                "Stack sampler ticks skipped to keep its CPU within PROFILING_SAMPLER_MAX_CPU_PERCENT.",
+                value=skipped,
+            )
         overhead = runtime.overhead_ratio() if runtime.running else None
         if overhead is not None:
             yield GaugeMetricFamily(

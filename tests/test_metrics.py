@@ -158,3 +158,14 @@ def test_metrics_of_every_instance_carry_an_instance_label(client_with_key, prof
 def test_metrics_refuse_an_unknown_instances_value(client_with_key, profiler):
     response = client_with_key.get("/profiling/metrics?instances=some")
     assert response.status_code == 400 and response.json()["detail"].startswith("instances must be")
+
+
+def test_metrics_count_the_ticks_the_stack_samplers_budget_skipped(client_with_key, profiler, monkeypatch):
+    from profiling.core.stacks.sampler import StackSampler
+
+    sampler = StackSampler(11.0, history=False)  # not started: only its counters are read
+    sampler.skipped_ticks = 7
+    monkeypatch.setitem(profiler.workers, "stacks", sampler)
+    text = client_with_key.get("/metrics").content.decode()
+    assert "# TYPE riptide_sampler_skipped_ticks_total counter" in text
+    assert _value(text, "riptide_sampler_skipped_ticks_total") == 7

@@ -418,16 +418,17 @@ class StackSampler(PeriodicWorker):
     def slots_to_next_tick(self) -> int:
         """Skip ticks, evenly, so that the sampler's own CPU stays within its share of the process's.
 
-        Not in the sampler's first BUDGET_GRACE_SECS. After every tick the sampler's cost per tick and the process's CPU rate (counted as
-        at least BUDGET_FLOOR_CORES, so a nearly idle process is still sampled) update two
-        slow moving averages; from them, the share of due ticks the budget pays for. The
-        ticks taken are spread evenly over the due ones (a fractional count carried from
-        tick to tick), never past `max_gap_secs`. How long a sample waits for the next one
-        must not depend on what the last sample found: a tick that cost more because a
-        request was running, followed by a longer skip, would give the request's later
-        phases (writing the answer, closing the connection) the skipped time. A skipped
-        tick's time is stood for by the next sample, which still lands at its fixed offset
-        after its due time: fewer samples, no bias.
+        Not in the sampler's first BUDGET_GRACE_SECS. After every tick, the sampler's cost
+        per tick and the process's CPU rate (counted as at least BUDGET_FLOOR_CORES, so a
+        lightly loaded process is still sampled) update two slow moving averages; from
+        them, the share of due ticks the budget pays for. The ticks taken are spread evenly
+        over the due ones (a fractional count carried from tick to tick), never past
+        `max_gap_secs`. How long a sample waits for the next one must not depend on what
+        the last sample found: a tick that cost more because a request was running,
+        followed by a longer skip, would give the request's later phases (writing the
+        answer, closing the connection) the skipped time. A skipped tick's time is stood
+        for by the next sample, which still lands at its fixed offset after its due time:
+        fewer samples, no bias.
         """
         if self.max_cpu_share is None:
             return 1
