@@ -30,6 +30,7 @@ import psutil
 from bench.common import Row
 
 BENCHMARKS = [
+    "layout",
     "overhead",
     "overhead_workers",
     "endpoints",

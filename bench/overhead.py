@@ -15,7 +15,10 @@ arms of a round and cancels in their ratio). Per round and arm: the server's CPU
 per request (its scheduler clock, in nanoseconds) and its requests per second; the figure
 is the mean of the per-round ratios arm / off with a 95 % interval, over as many rounds
 as the time budget allows (per-request noise is white: the interval narrows with the
-square root of the requests).
+square root of the requests). The load generators start in a rotating order, and every
+server process has the same hash seed and address layout (bench/harness.py's
+same_layout()): two servers that differ in neither setting nor layout read alike, where
+randomised layouts alone set them a few per cent apart.
 
 Every figure is taken once the servers have run a minute: the stack sampler's CPU budget
 applies from then on (its first minute fills its caches and is sampled in full).
@@ -107,14 +110,23 @@ def wait_for_budget(launched: float) -> None:
     time.sleep(max(0.0, launched + BUDGET_GRACE_SECS + 5.0 - time.monotonic()))
 
 
-def busy_round(running: dict, requests: int, connections: int) -> dict[str, dict]:
-    """Load every server at once, a load generator process each; per arm: CPU ms/request, req/s."""
-    before = {name: server_cpu(server) for name, server in running.items()}
+def busy_round(running: dict, requests: int, connections: int, first: int = 0) -> dict[str, dict]:
+    """Load every server at once, a load generator process each; per arm: CPU ms/request, req/s.
+
+    The generators start in turn from the `first` arm on (rotate it from round to round:
+    the first one started gets going a little ahead of the others)."""
+    names = list(running)
+    at = first % len(names)
+    order = names[at:] + names[:at]
+    before = {name: server_cpu(running[name]) for name in order}
     procs = {
         name: subprocess.Popen(
-            load_command(server, WORKLOAD, requests, connections), cwd=ROOT, stdout=subprocess.PIPE, text=True
+            load_command(running[name], WORKLOAD, requests, connections),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
         )
-        for name, server in running.items()
+        for name in order
     }
     results = {}
     for name, proc in procs.items():
@@ -132,7 +144,7 @@ def busy_round(running: dict, requests: int, connections: int) -> dict[str, dict
 
 
 def run(quick: bool = False) -> list[Row]:
-    busy_secs = 40.0 if quick else 330.0
+    busy_secs = 40.0 if quick else 900.0
     min_rounds = 4 if quick else 20
     requests = 300 if quick else 500
     quiet_rounds = 1 if quick else 3
@@ -147,7 +159,7 @@ def run(quick: bool = False) -> list[Row]:
         wait_for_budget(launched)
         started = time.monotonic()
         while len(busy["off"]) < min_rounds or time.monotonic() - started < busy_secs:
-            for name, result in busy_round(running, requests, connections=2).items():
+            for name, result in busy_round(running, requests, connections=2, first=len(busy["off"])).items():
                 busy[name].append(result)
             if len(busy["off"]) >= 400:
                 break

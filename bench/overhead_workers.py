@@ -50,7 +50,9 @@ def run_server(kind: str, workers: int, quick: bool) -> list[Row]:
         wait_for_budget(launched)
         started = time.monotonic()
         while len(results["off"]) < min_rounds or time.monotonic() - started < busy_secs:
-            for name, result in busy_round(running, 150 * workers, connections).items():
+            for name, result in busy_round(
+                running, 150 * workers, connections, first=len(results["off"])
+            ).items():
                 results[name].append(result)
             if len(results["off"]) >= 200:
                 break
