@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from profiling.core.endpoints.report import endpoints_report, route_totals
+from profiling.core.endpoints.report import WindowFigures, endpoints_report, route_figures, route_totals
 from profiling.core.endpoints.requests import HISTOGRAM_BOUNDS, RequestLog, RouteRequests
 from profiling.core.endpoints.routes import RouteTable
 from profiling.core.endpoints.tracker import EndpointTracker
@@ -57,7 +57,7 @@ def attributed_driver() -> tuple[Driver, EndpointTracker]:
     return driver, tracker
 
 
-def report_of(driver: Driver, tracker: EndpointTracker, requests) -> dict:
+def report_of(driver: Driver, tracker: EndpointTracker, requests, figures=None) -> dict:
     return endpoints_report(
         driver.totals(),
         requests,
@@ -69,6 +69,7 @@ def report_of(driver: Driver, tracker: EndpointTracker, requests) -> dict:
         timestamp=0.0,
         started=0.0,
         perf_counter=lambda: 0.0,
+        figures=figures,
     )
 
 
@@ -362,3 +363,51 @@ def test_a_request_frame_whose_id_is_reused_by_the_next_request_is_read_again():
         "GET /b/<int:id>": (1, 0.1),
         "background": (1, 0.1),
     }
+
+
+def rounded(figures) -> tuple:
+    sums, spots = figures
+    return (
+        {r: [round(x, 9) for x in e] for r, e in sums.items()},
+        {r: {label: [round(x, 9) for x in e] for label, e in found.items()} for r, found in spots.items()},
+    )
+
+
+def test_a_live_windows_route_figures_sum_its_closed_buckets_once_and_match_a_full_pass():
+    driver, tracker = attributed_driver()
+    driver.frames = {
+        1: chain(loop_run, (serve_request, ("GET", "/a")), work_a),
+        2: chain(loop_run, (serve_request, ("GET", "/b/1")), helper),
+    }
+    driver.cpu.update({1: 0.0, 2: 0.0})
+    driver.sample(1.0)
+    for step in range(1, 26):  # 2.5 s of samples in 1 s buckets: 1 and 2 closed, 3 the newest
+        driver.cpu[1] += 0.06
+        driver.cpu[2] += 0.02
+        if step == 15:
+            driver.frames[2] = chain(loop_run, (serve_request, ("GET", "/b/1")), work_b)
+        driver.sample(1.0 + 0.1 * step)
+    is_route, position_of = tracker.routes.is_route, driver.sampler.attributed_position
+    looked_up = []
+
+    def counted(stack):
+        looked_up.append(stack)
+        return position_of(stack)
+
+    kept = WindowFigures()
+    totals = driver.totals()
+    full = route_figures(totals.stacks, is_route, position_of)
+    assert rounded(kept.of(totals, is_route, counted)) == rounded(full)
+    assert len(full[1][tracker.routes.by_endpoint("GET /b/<int:id>")]) == 2  # helper, then work_b
+    closed, newest = totals.parts
+    assert closed.stacks and newest.stacks
+    looked_up.clear()
+    again = driver.totals()
+    assert again.parts[0] is closed  # no bucket closed since: the same closed part
+    assert rounded(kept.of(again, is_route, counted)) == rounded(full)
+    assert len(looked_up) == len(newest.stacks)  # only the newest bucket's stacks were read
+    plain, reused = (
+        report_of(driver, tracker, None),
+        report_of(driver, tracker, None, kept.of(again, is_route, position_of)),
+    )
+    assert reused == plain

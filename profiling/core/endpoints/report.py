@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from profiling.core.endpoints.requests import RouteRequests
 from profiling.core.stacks.labels import CodeLabeler
 from profiling.core.stacks.report import sample_notes
-from profiling.core.stacks.store import Stack, Totals
+from profiling.core.stacks.store import Stack, StackStats, Totals
 from profiling.core.timefmt import iso_utc
 
 if TYPE_CHECKING:
@@ -37,6 +37,78 @@ def route_totals(totals: Totals, route_id: int) -> Totals:
         result.gc_secs = totals.gc_secs * result.cpu_secs / totals.cpu_secs
     result.app_calls, result.leaf_calls = totals.app_calls, totals.leaf_calls
     return result
+
+
+# Per route [cpu secs, wall secs, samples], and per route per function (the label of its
+# innermost application frame) the same.
+RouteFigures = tuple[dict[int, list], dict[int, dict[int, list]]]
+
+
+def route_figures(
+    stacks: Mapping[Stack, StackStats], is_route: Callable[[int], bool], position_of: Callable[[Stack], int]
+) -> RouteFigures:
+    """One pass over a window's stacks: per route its sums and its functions' cpu, wall and samples."""
+    sums: dict[int, list] = {}
+    spots: dict[int, dict[int, list]] = {}
+    for stack, stats in stacks.items():
+        route_id = stack[0] if stack else None
+        if route_id is None or not is_route(route_id):
+            continue
+        entry = sums.get(route_id)
+        if entry is None:
+            entry = sums[route_id] = [0.0, 0.0, 0]
+            spots[route_id] = {}
+        entry[0] += stats.cpu_secs
+        entry[1] += stats.wall_secs
+        entry[2] += stats.samples
+        label = stack[position_of(stack)]
+        spot = spots[route_id].get(label)
+        if spot is None:
+            spot = spots[route_id][label] = [0.0, 0.0, 0]
+        spot[0] += stats.cpu_secs
+        spot[1] += stats.wall_secs
+        spot[2] += stats.samples
+    return sums, spots
+
+
+def _added(base: RouteFigures, more: RouteFigures) -> RouteFigures:
+    """The sum of two route figures, in new lists and dicts (neither is changed)."""
+    sums = {route_id: list(entry) for route_id, entry in base[0].items()}
+    spots = {route_id: {label: list(e) for label, e in found.items()} for route_id, found in base[1].items()}
+    for route_id, entry in more[0].items():
+        mine = sums.setdefault(route_id, [0.0, 0.0, 0])
+        for i in range(3):
+            mine[i] += entry[i]
+        found = spots.setdefault(route_id, {})
+        for label, e in more[1].get(route_id, {}).items():
+            spot = found.setdefault(label, [0.0, 0.0, 0])
+            for i in range(3):
+                spot[i] += e[i]
+    return sums, spots
+
+
+class WindowFigures:
+    """A live window's route figures, with the sums of its closed buckets kept.
+
+    A window of the store is the merge of its closed buckets (the same object until one
+    more closes or the window moves on) and of the newest one: the closed part is summed
+    once, and each report adds only the newest bucket's stacks to it. A dashboard that
+    polls the endpoints table pays for one second of stacks, not for the whole window.
+    """
+
+    def __init__(self) -> None:
+        self._closed: tuple[Totals, RouteFigures] | None = None
+
+    def of(
+        self, totals: Totals, is_route: Callable[[int], bool], position_of: Callable[[Stack], int]
+    ) -> RouteFigures:
+        if totals.parts is None:
+            return route_figures(totals.stacks, is_route, position_of)
+        closed, newest = totals.parts
+        kept = self._closed
+        if kept is None or kept[0] is not closed:
+            kept = self._closed = (closed, route_figures(closed.stacks, is_route, position_of))
+        return _added(kept[1], route_figures(newest.stacks, is_route, position_of))
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -77,36 +149,18 @@ def endpoints_report(
     started: float,
     cpu_clock_available: bool = True,
     perf_counter: Callable[[], float] = time.perf_counter,
+    figures: RouteFigures | None = None,
 ) -> dict:
     """The body of GET /api/profiling/endpoints for one merged window.
 
     `requests` is None when the request log no longer holds the window: the request
-    figures are then null, the sampled ones are still given."""
+    figures are then null, the sampled ones are still given. `figures` are the window's
+    `route_figures` when the caller has them (see `WindowFigures`)."""
     counted = requests is not None
     requests = requests or {}
-    # One pass over the window's stacks: per route its sums and its functions' (innermost
-    # application frame) cpu, wall and samples.
-    sums: dict[int, list] = {}
-    spots: dict[int, dict[int, list]] = {}
-    is_route = routes.is_route
-    for stack, stats in totals.stacks.items():
-        route_id = stack[0] if stack else None
-        if route_id is None or not is_route(route_id):
-            continue
-        entry = sums.get(route_id)
-        if entry is None:
-            entry = sums[route_id] = [0.0, 0.0, 0]
-            spots[route_id] = {}
-        entry[0] += stats.cpu_secs
-        entry[1] += stats.wall_secs
-        entry[2] += stats.samples
-        label = stack[position_of(stack)]
-        spot = spots[route_id].get(label)
-        if spot is None:
-            spot = spots[route_id][label] = [0.0, 0.0, 0]
-        spot[0] += stats.cpu_secs
-        spot[1] += stats.wall_secs
-        spot[2] += stats.samples
+    sums, spots = (
+        figures if figures is not None else route_figures(totals.stacks, routes.is_route, position_of)
+    )
     total_cpu = sum(e[0] for e in sums.values())
     total_wall = sum(e[1] for e in sums.values())
     rows = []

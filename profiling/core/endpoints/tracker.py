@@ -21,10 +21,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from types import CodeType, FrameType
+from typing import TYPE_CHECKING
 
 from profiling.core.endpoints.requests import RequestLog
 from profiling.core.endpoints.routes import Resolver, RouteTable
 from profiling.core.stacks.labels import CodeLabeler
+
+if TYPE_CHECKING:
+    from profiling.core.endpoints.report import WindowFigures
 
 Mark = tuple[str, str]  # (method, path)
 MarkReader = Callable[[FrameType], "Mark | None"]
@@ -50,6 +54,9 @@ class EndpointTracker:
         self.key_codes: frozenset[CodeType] = frozenset()
         self.read_mark: MarkReader | None = None
         self.enabled = False
+        # The endpoints report's sums of a live window's closed buckets, kept between reports
+        # (a report.WindowFigures, made by the first report).
+        self.window_figures: WindowFigures | None = None
 
     def configure(
         self,
@@ -101,3 +108,4 @@ class EndpointTracker:
         """A forked child serves its own requests: forget the parent's marks and figures."""
         self.thread_marks = {}
         self.requests = RequestLog(max_window_secs=self.requests.max_window_secs)
+        self.window_figures = None

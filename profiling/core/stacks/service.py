@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from profiling.core.endpoints.report import endpoints_report, route_totals
+from profiling.core.endpoints.report import WindowFigures, endpoints_report, route_totals
 from profiling.core.errors import InvalidParameterError, ProfilingNotRunningError
 from profiling.core.stacks.export import to_pprof, to_speedscope
 from profiling.core.stacks.report import bottlenecks_report, collapsed, flame_tree
@@ -170,12 +170,16 @@ def endpoints(
         raise ProfilingNotRunningError("The stack sampler attributes no samples to requests in this process.")
     tracker.drain()
     now = sampler.now()
+    figures = None
     if start is not None and end is not None:
         samples = history_window(sampler, start, end)
         offset = now - time.time()  # unix seconds -> the monotonic clock the request log keeps
         requests = tracker.requests.between(start + offset, end + offset)
     else:
         samples, requests = sampler.store.window(now, window), tracker.requests.window(now, window)
+        if tracker.window_figures is None:
+            tracker.window_figures = WindowFigures()
+        figures = tracker.window_figures.of(samples, tracker.routes.is_route, sampler.attributed_position)
     report = endpoints_report(
         samples,
         requests,
@@ -187,6 +191,7 @@ def endpoints(
         timestamp=time.time(),
         started=started,
         cpu_clock_available=sampler.cpu_clock_available,
+        figures=figures,
     )
     if not tracker.enabled:
         report["note"] = (

@@ -112,6 +112,10 @@ class Totals(Figures):
     """
 
     span_secs: float = 0.0
+    # For a window of the store: (the merge of its closed buckets, the newest bucket's
+    # figures) it was built from; a report can keep its own sums of the closed part, which
+    # does not change until a bucket closes (the same object until then).
+    parts: tuple[Totals, Totals] | None = field(default=None, repr=False, compare=False)
 
     def add(self, bucket: Figures) -> None:
         """Add a bucket's (or other totals') figures to these (the figures themselves are not changed)."""
@@ -287,6 +291,7 @@ class StackStore:
         result.add(newest)
         span = max(0.0, now - buckets[0].index * self.bucket_secs) if buckets else 0.0
         result.span_secs = min(span, window_secs)
+        result.parts = (base, newest)
         return result
 
     # -- figures added whole, at a time (a history keyed by wall-clock time) --------------
