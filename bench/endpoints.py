@@ -6,6 +6,11 @@ API's own policy (API key check and throttle), so the gap between the two is wha
 check and the throttle cost per call. All run under the same load, in interleaved rounds.
 Bar: each profiling endpoint serves >= 80 % of the bare endpoint's
 requests per second, with p50 latency of a few milliseconds.
+
+The machine is shared: its speed drifts from one load to the next. So every measured
+load runs between two loads of the bare endpoint (bare, A, bare, B, bare, ...), and its
+ratio is taken against the mean of the two beside it, which cancels a steady drift; the
+figure is the median over the rounds.
 """
 
 from __future__ import annotations
@@ -29,17 +34,27 @@ def _median(results: list[dict], field: str) -> float:
 
 
 def run(quick: bool = False) -> list[Row]:
-    rounds = 3 if quick else 5
-    requests = 400 if quick else 1500
+    rounds = 3 if quick else 7
+    requests = 300 if quick else 800
     paths = [BARE, KEYED, *ENDPOINTS]
     results: dict[str, list[dict]] = {path: [] for path in paths}
+    # Per path and round: its requests/s over the mean of the bare loads just before and after.
+    beside: dict[str, list[float]] = {path: [] for path in paths}
     with servers({"default": {}}) as running:
         server = running["default"]
         available = [p for p in paths if load(server, p, 20, connections=2)["errors"] == 0]
+        measured = [p for p in available if p != BARE]
         for r in range(rounds):
-            order = available if r % 2 == 0 else list(reversed(available))
+            order = measured if r % 2 == 0 else list(reversed(measured))
+            before = load(server, BARE, requests, connections=4)
+            results[BARE].append(before)
             for path in order:
-                results[path].append(load(server, path, requests, connections=4))
+                result = load(server, path, requests, connections=4)
+                after = load(server, BARE, requests, connections=4)
+                results[path].append(result)
+                results[BARE].append(after)
+                beside[path].append(2 * result["rps"] / (before["rps"] + after["rps"]))
+                before = after
     rows = []
     for baseline, label, bar in ((BARE, "bare", RPS_BAR), (KEYED, "keyed", None)):
         if baseline not in available:
@@ -49,7 +64,10 @@ def run(quick: bool = False) -> list[Row]:
             if path not in available:
                 rows.append(Row(f"{path} vs {label} trivial DRF endpoint", "not available", "", False))
                 continue
-            ratios = [a["rps"] / b["rps"] for a, b in zip(results[path], results[baseline], strict=True)]
+            if baseline == BARE:
+                ratios = beside[path]
+            else:  # against the keyed endpoint: the two ratios to the bare loads of a round
+                ratios = [a / b for a, b in zip(beside[path], beside[KEYED], strict=True)]
             is_endpoint = path in ENDPOINTS and bar is not None
             rows.append(
                 Row(
