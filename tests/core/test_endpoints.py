@@ -406,6 +406,9 @@ def test_a_live_windows_route_figures_sum_its_closed_buckets_once_and_match_a_fu
     assert again.parts[0] is closed  # no bucket closed since: the same closed part
     assert rounded(kept.of(again, is_route, counted)) == rounded(full)
     assert len(looked_up) == len(newest.stacks)  # only the newest bucket's stacks were read
+    # the kept sums of the closed part are the closed part's still: adding to them changed nothing
+    assert rounded(kept.of(again, is_route, position_of)) == rounded(full)
+    assert rounded(route_figures(closed.stacks, is_route, position_of)) == rounded(kept._closed[1])
     plain, reused = (
         report_of(driver, tracker, None),
         report_of(driver, tracker, None, kept.of(again, is_route, position_of)),

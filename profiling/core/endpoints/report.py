@@ -72,18 +72,16 @@ def route_figures(
 
 
 def _added(base: RouteFigures, more: RouteFigures) -> RouteFigures:
-    """The sum of two route figures, in new lists and dicts (neither is changed)."""
-    sums = {route_id: list(entry) for route_id, entry in base[0].items()}
-    spots = {route_id: {label: list(e) for label, e in found.items()} for route_id, found in base[1].items()}
+    """The sum of two route figures; neither is changed. Entries `more` has nothing to add
+    to are `base`'s own (read them, never change them in place)."""
+    sums, spots = dict(base[0]), dict(base[1])
     for route_id, entry in more[0].items():
-        mine = sums.setdefault(route_id, [0.0, 0.0, 0])
-        for i in range(3):
-            mine[i] += entry[i]
-        found = spots.setdefault(route_id, {})
+        held = sums.get(route_id, (0.0, 0.0, 0))
+        sums[route_id] = [held[0] + entry[0], held[1] + entry[1], held[2] + entry[2]]
+        found = spots[route_id] = dict(spots.get(route_id, {}))
         for label, e in more[1].get(route_id, {}).items():
-            spot = found.setdefault(label, [0.0, 0.0, 0])
-            for i in range(3):
-                spot[i] += e[i]
+            held = found.get(label, (0.0, 0.0, 0))
+            found[label] = [held[0] + e[0], held[1] + e[1], held[2] + e[2]]
     return sums, spots
 
 
