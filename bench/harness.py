@@ -36,12 +36,11 @@ BENCH_ENV = {
 def same_layout() -> list[str]:
     """A command prefix that starts a process without address-space randomisation, if it works here.
 
-    Two processes of the same server with the same settings differ in CPU per request by
-    a few per cent when their hash seeds and memory layouts differ (an A/A pair of Daphne
-    servers here read 0.963 with both randomised): more than the effect measured. With
-    one hash seed (PYTHONHASHSEED above) and no address randomisation (util-linux's
-    `setarch -R`, the ADDR_NO_RANDOMIZE personality), the arms of a benchmark differ only
-    by their settings.
+    Two processes of the same server with the same settings can differ in CPU per request
+    by their hash seeds and memory layouts alone. With one hash seed (PYTHONHASHSEED
+    above) and no address randomisation (util-linux's `setarch -R`, the ADDR_NO_RANDOMIZE
+    personality), that source is the same for every arm; what is left between two
+    processes is what the `layout` benchmark's A/A rows show (docs/BENCHMARKS.md).
     """
     if shutil.which("setarch") is None:
         return []

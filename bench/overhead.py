@@ -17,8 +17,8 @@ is the mean of the per-round ratios arm / off with a 95 % interval, over as many
 as the time budget allows (per-request noise is white: the interval narrows with the
 square root of the requests). The load generators start in a rotating order, and every
 server process has the same hash seed and address layout (bench/harness.py's
-same_layout()): two servers that differ in neither setting nor layout read alike, where
-randomised layouts alone set them a few per cent apart.
+same_layout()). Two processes still differ a little with nothing to tell them apart:
+the `layout` benchmark's A/A rows show by how much, a floor under these intervals.
 
 Every figure is taken once the servers have run a minute: the stack sampler's CPU budget
 applies from then on (its first minute fills its caches and is sampled in full).
