@@ -37,7 +37,7 @@ def link_of(runtime: ProfilingRuntime) -> Link | None:
     """The runtime's running link in this process, if it has one (its worker named WORKER_NAME).
 
     Looked up by name: every API answer asks, and an isinstance check against a runtime
-    Protocol inspects the class's members each time (a sixth of a cheap endpoint's time).
+    Protocol inspects the class's members on each call, a cost every answer paid.
     """
     if not runtime.running:
         return None
