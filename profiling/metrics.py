@@ -68,11 +68,13 @@ class RuntimeCollector:
             for name in ("normal", "warning", "critical"):
                 status.add_metric([name], 1.0 if memory["threshold_status"] == name else 0.0)
             yield status
-        if runtime.running:
+        # One read per scrape: the counter and the overhead ratio give the same figure.
+        profiler_seconds = runtime.profiler_cpu_seconds() if runtime.running else None
+        if profiler_seconds is not None:
             yield CounterMetricFamily(
                 "riptide_profiler_cpu_seconds",
                 "CPU seconds the profiler used in this process: its threads and its work on others.",
-                value=runtime.profiler_cpu_seconds(),
+                value=profiler_seconds,
             )
             by_worker = CounterMetricFamily(
                 "riptide_profiler_worker_cpu_seconds",
@@ -89,7 +91,7 @@ class RuntimeCollector:
                 "Stack sampler ticks skipped to keep its CPU within PROFILING_SAMPLER_MAX_CPU_PERCENT.",
                 value=skipped,
             )
-        overhead = runtime.overhead_ratio() if runtime.running else None
+        overhead = runtime.overhead_ratio(profiler_seconds) if profiler_seconds is not None else None
         if overhead is not None:
             yield GaugeMetricFamily(
                 "riptide_profiling_overhead_ratio",

@@ -285,13 +285,20 @@ class ProfilingRuntime:
         """All the CPU the profiler used in this process: its threads' and the work charged to it."""
         return sum(worker.cpu_seconds for worker in self.workers.values()) + self._charged_cpu
 
-    def overhead_ratio(self) -> float | None:
-        """The profiler threads' CPU time over the whole process's CPU time."""
+    def overhead_ratio(self, profiler_seconds: float | None = None) -> float | None:
+        """The profiler threads' CPU time over the whole process's CPU time.
+
+        `profiler_seconds`: the profiler's CPU seconds read already (a scrape gives the same
+        figure as its counter and in the ratio: a tick ending between two reads would set
+        them apart), else read now.
+        """
         if self.reader is None:
             return None
+        if profiler_seconds is None:
+            profiler_seconds = self.profiler_cpu_seconds()
         times = self.reader.process_cpu()
         total = times.user + times.system
-        return self.profiler_cpu_seconds() / total if total > 0 else None
+        return profiler_seconds / total if total > 0 else None
 
 
 _runtime: ProfilingRuntime | None = None

@@ -136,9 +136,10 @@ def test_compare_two_windows_shows_the_function_hot_in_each_as_less_and_more(bro
     assert answer.value.status == 200, answer.value.text()
     query = {key: float(values[0]) for key, values in parse_qs(urlsplit(answer.value.url).query).items()}
     assert set(query) == {"base_from", "base_to", "from", "to"}, query
-    # The windows asked for are the ones dragged (to a second, and a pixel of the axis).
+    # The windows asked for are the ones dragged: to a whole second (rounded outwards), a
+    # pixel of the axis, and the live axis moving on while the drag runs on a loaded machine.
     for key, wanted in zip(("base_from", "base_to", "from", "to"), (*base_window, *new_window), strict=True):
-        assert abs(query[key] - wanted) <= 1.5, (key, query, base_window, new_window)
+        assert abs(query[key] - wanted) <= 2.0, (key, query, base_window, new_window)
     expect(page.locator("#diff-pick")).to_have_attribute("aria-pressed", "false")
     expect(page.locator("#diff-windows")).to_contain_text("→")
     expect(page.locator("#diff-clear")).to_be_visible()
